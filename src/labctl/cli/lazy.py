@@ -1,0 +1,34 @@
+"""Commands are imported only when used, so `labctl --help` stays fast."""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+# command name -> (module, function, one-line help shown in `labctl --help`)
+COMMANDS = {
+    "list": ("labctl.cli.specs", "list_cmd", "List the built-in labs."),
+    "show": ("labctl.cli.specs", "show_cmd", "Show a lab's resolved spec, and where each value came from."),
+    "validate": ("labctl.cli.specs", "validate_cmd", "Check a lab spec and report every problem at once."),
+    "schema": ("labctl.cli.specs", "schema_cmd", "Print the JSON Schema of lab specs."),
+    "render": ("labctl.cli.specs", "render_cmd", "Write a lab directory: Vagrantfile, inventory, ansible.cfg."),
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*COMMANDS, *self.commands})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.commands:
+            return self.commands[name]
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        return getattr(importlib.import_module(module), attr)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in sorted(COMMANDS)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

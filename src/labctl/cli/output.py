@@ -1,0 +1,43 @@
+"""Printing, kept apart from logic: rich tables for people, JSON for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def say(text: str) -> None:
+    click.echo(text)
+
+
+def document(data: object, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=False))
+        return
+    import yaml
+
+    click.echo(yaml.safe_dump(data, sort_keys=False, default_flow_style=False, width=100).rstrip("\n"))
+
+
+def table(rows: list[dict], columns: list[str], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    grid = Table(box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        grid.add_column(column.upper(), overflow="fold")
+    for row in rows:
+        grid.add_row(*(_cell(row.get(c)) for c in columns))
+    Console(file=sys.stdout, soft_wrap=False).print(grid)
+
+
+def _cell(value: object) -> str:
+    from rich.markup import escape
+
+    text = value if isinstance(value, str) else json.dumps(value)
+    return escape(text)

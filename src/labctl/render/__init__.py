@@ -1,0 +1,107 @@
+"""Stage 2: render a resolved lab into a lab directory (Vagrantfile, inventory, ansible.cfg)."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from labctl import paths
+from labctl.fsutil import write_atomic
+from labctl.render import escape, inventory, secrets
+from labctl.spec import Lab
+
+LAB_RECORD = Path(".labctl") / "lab.json"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    directory: Path
+    files: tuple[Path, ...]
+    changed: tuple[Path, ...]
+
+
+def render_lab(lab: Lab, outdir: Path) -> Rendered:
+    """Write every file of the lab directory atomically; unchanged files are left alone."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    values = secrets.materialize(dict(lab.spec.secrets), outdir)
+    fill = functools.partial(secrets.fill, values=values, source=lab.source)
+    private = 0o600 if values else 0o644
+    files = {
+        Path("ansible.cfg"): (_ansible_cfg(lab), 0o644),
+        _inventory_path(lab): (_inventory(lab, fill), private),
+        LAB_RECORD: (_record(lab), 0o644),
+    }
+    if lab.provider != "ssh":
+        files[Path("Vagrantfile")] = (_vagrantfile(lab), 0o644)
+    _drop_stale_inventory(outdir / "inventory", keep=_inventory_path(lab).name)
+    changed = [rel for rel, (text, mode) in files.items() if write_atomic(outdir / rel, text, mode)]
+    return Rendered(outdir, tuple(sorted(files)), tuple(sorted(changed)))
+
+
+def default_dir(lab: Lab) -> Path:
+    return paths.lab_home(lab.name)
+
+
+@functools.lru_cache(maxsize=1)
+def _env():
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(paths.data_dir())),
+        undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+        trim_blocks=True, lstrip_blocks=True, autoescape=False,
+    )
+    for name in ("rb", "rb_comment", "rb_int", "rb_bool", "rb_value", "rb_ident"):
+        env.filters[name] = getattr(escape, name)
+    env.filters["to_yaml"] = _to_yaml
+    return env
+
+
+def _to_yaml(data: dict) -> str:
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=4096).rstrip("\n")
+
+
+def _vagrantfile(lab: Lab) -> str:
+    nets = {n.name: ipaddress.IPv4Network(n.cidr) for n in lab.networks}
+    return _env().get_template("Vagrantfile.j2").render(
+        lab=lab, providers=lab.spec.providers,
+        netmasks={k: str(v.netmask) for k, v in nets.items()},
+        prefixes={k: v.prefixlen for k, v in nets.items()},
+    )
+
+
+def _inventory_path(lab: Lab) -> Path:
+    return Path("inventory") / ("hosts" if lab.spec.inventory.format == "ini" else "hosts.yml")
+
+
+def _inventory(lab: Lab, fill) -> str:
+    if lab.spec.inventory.format == "ini":
+        sections = inventory.as_ini_sections(lab, fill)
+        return _env().get_template("inventories/hosts.ini.j2").render(name=lab.name, sections=sections)
+    data = inventory.as_yaml_data(lab, fill)
+    return _env().get_template("inventories/hosts.yml.j2").render(name=lab.name, inventory=data)
+
+
+def _ansible_cfg(lab: Lab) -> str:
+    forks = min(50, max(10, len(lab.nodes)))
+    roles = paths.ansible_dir() / "roles"
+    return _env().get_template("templates/ansible.cfg.j2").render(lab=lab, forks=forks, roles_path=roles)
+
+
+def _record(lab: Lab) -> str:
+    """The resolved spec, for later commands (status, up) to read without the source file."""
+    data = {"name": lab.name, "source": lab.source, "spec": lab.spec.model_dump(mode="json")}
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"
+
+
+def _drop_stale_inventory(directory: Path, keep: str) -> None:
+    """A lab that switched inventory format must not leave the other file behind."""
+    for name in ("hosts", "hosts.yml"):
+        if name != keep and (directory / name).is_file():
+            (directory / name).unlink()

@@ -1,0 +1,141 @@
+"""Checks across fields, run on the merged raw data so they report alongside shape errors.
+
+Each check skips values of the wrong type: the shape validation reports those.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import re
+from collections.abc import Iterator
+
+from labctl.spec.yamlsrc import Layer
+
+HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+Problem = tuple[tuple, str]
+
+
+def cross_check(layer: Layer) -> list[Problem]:
+    data = layer.data
+    nodes = _dict(data.get("nodes"))
+    return [
+        *_node_names(nodes),
+        *_groups(data, nodes),
+        *_addresses(data, nodes),
+        *_phases(data),
+        *_checks(data, nodes),
+    ]
+
+
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _node_groups(node) -> list[str]:
+    groups = _dict(node).get("groups")
+    return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
+
+
+def _near(name: str, known) -> str:
+    match = difflib.get_close_matches(name, sorted(known), n=1)
+    return f"; did you mean '{match[0]}'?" if match else ""
+
+
+def _node_names(nodes: dict) -> Iterator[Problem]:
+    for name in nodes:
+        if not HOSTNAME.match(name):
+            yield ("nodes", name), (
+                f"'{name}' is not a valid hostname (letters, digits and '-', 1 to 63 characters, "
+                "not starting or ending with '-')"
+            )
+
+
+def _groups(data: dict, nodes: dict) -> Iterator[Problem]:
+    groups = _dict(data.get("groups"))
+    defaults_groups = _node_groups(data.get("defaults"))
+    known = set(groups) | set(defaults_groups) | {g for n in nodes.values() for g in _node_groups(n)}
+    for name in sorted(known):
+        if not GROUP_NAME.match(name) or name in ("all", "ungrouped"):
+            yield _group_path(data, nodes, name), f"'{name}' is not a usable Ansible group name (letters, digits, '_'; not all/ungrouped)"
+    for name, group in groups.items():
+        group = _dict(group)
+        for i, host in enumerate(group.get("hosts") or []):
+            if isinstance(host, str) and host not in nodes:
+                yield ("groups", name, "hosts", i), f"unknown node '{host}'{_near(host, nodes)}"
+        for i, child in enumerate(group.get("children") or []):
+            if isinstance(child, str) and child not in known:
+                yield ("groups", name, "children", i), f"unknown group '{child}'{_near(child, known)}"
+            elif child == name:
+                yield ("groups", name, "children", i), "a group cannot contain itself"
+
+
+def _group_path(data: dict, nodes: dict, name: str) -> tuple:
+    if name in _dict(data.get("groups")):
+        return ("groups", name)
+    for node_name, node in nodes.items():
+        if name in _node_groups(node):
+            return ("nodes", node_name, "groups")
+    return ("defaults", "groups")
+
+
+def _addresses(data: dict, nodes: dict) -> Iterator[Problem]:
+    nets: dict[str, ipaddress.IPv4Network | None] = {}
+    for name, net in _dict(data.get("networks")).items():
+        nets[name] = None
+        cidr = _dict(net).get("cidr")
+        if isinstance(cidr, str):
+            try:
+                nets[name] = ipaddress.IPv4Network(cidr)
+            except ValueError:
+                yield ("networks", name, "cidr"), f"expected an IPv4 network like 192.168.50.0/24, found '{cidr}'"
+    taken: dict[tuple[str, str], str] = {}
+    for node_name, node in nodes.items():
+        for net_name, addr in _dict(_dict(node).get("networks")).items():
+            yield from _one_address(nets, taken, node_name, net_name, addr)
+
+
+def _one_address(nets, taken, node_name: str, net_name: str, addr) -> Iterator[Problem]:
+    path = ("nodes", node_name, "networks", net_name)
+    if net_name not in nets:
+        yield path, f"unknown network '{net_name}'{_near(net_name, nets)}"
+        return
+    net = nets[net_name]
+    if not isinstance(addr, str) or addr == "auto" or net is None:
+        return
+    try:
+        ip = ipaddress.IPv4Address(addr)
+    except ValueError:
+        yield path, f"expected 'auto' or an IPv4 address, found '{addr}'"
+        return
+    if ip not in net or ip in (net.network_address, net.broadcast_address):
+        yield path, f"address {ip} is not a host address of network '{net_name}' ({net})"
+    elif (net_name, addr) in taken:
+        yield path, f"address {ip} is already used by node '{taken[(net_name, addr)]}'"
+    else:
+        taken[(net_name, addr)] = node_name
+
+
+def _phases(data: dict) -> Iterator[Problem]:
+    seen: set[str] = set()
+    phases = data.get("phases")
+    for i, phase in enumerate(phases if isinstance(phases, list) else []):
+        phase = _dict(phase)
+        name = phase.get("name")
+        if isinstance(name, str) and name in seen:
+            yield ("phases", i, "name"), f"duplicate phase name '{name}'"
+        seen.add(name)
+        if not phase.get("playbook") and not phase.get("playbooks"):
+            yield ("phases", i), "a phase needs `playbook` or `playbooks`"
+
+
+def _checks(data: dict, nodes: dict) -> Iterator[Problem]:
+    checks = data.get("checks")
+    for i, check in enumerate(checks if isinstance(checks, list) else []):
+        check = _dict(check)
+        node = check.get("node")
+        if isinstance(node, str) and node not in nodes:
+            yield ("checks", i, "node"), f"unknown node '{node}'{_near(node, nodes)}"
+        if ("port" in check) == ("command" in check):
+            yield ("checks", i), "a check needs exactly one of `port` or `command`"

@@ -1,0 +1,118 @@
+"""The resolved lab: typed, immutable records that every later stage reads."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+from labctl.spec.model import LabSpec, NodeSpec
+
+NODE_FALLBACK = NodeSpec(box="labctl/debian12", image="labctl/debian12:latest", cpus=1, memory=1024)
+
+
+@dataclass(frozen=True)
+class Network:
+    name: str
+    cidr: str
+
+    @property
+    def netmask(self) -> str:
+        return str(ipaddress.IPv4Network(self.cidr).netmask)
+
+
+@dataclass(frozen=True)
+class Node:
+    name: str
+    box: str
+    image: str
+    cpus: int
+    memory: int
+    groups: tuple[str, ...]
+    vars: Mapping[str, Any]
+    addresses: Mapping[str, str]  # network name -> address
+    synced_folder: bool = False
+    host: str | None = None
+    port: int = 22
+    user: str = "vagrant"
+    key: str | None = None
+
+    @property
+    def address(self) -> str | None:
+        """The node's first lab address, if it has one."""
+        return next(iter(self.addresses.values()), None)
+
+
+@dataclass(frozen=True)
+class Lab:
+    name: str
+    source: str
+    spec: LabSpec
+    provider: str
+    nodes: tuple[Node, ...]
+    networks: tuple[Network, ...] = field(default=())
+
+    def node(self, name: str) -> Node:
+        return next(n for n in self.nodes if n.name == name)
+
+
+def resolve(spec: LabSpec, source: str) -> Lab:
+    networks = tuple(Network(name, net.cidr) for name, net in spec.networks.items())
+    base = _layer_node(NODE_FALLBACK, spec.defaults)
+    nodes = [(name, _layer_node(base, node or NodeSpec())) for name, node in spec.nodes.items()]
+    addresses = assign_addresses(spec, nodes)
+    built = tuple(_node(name, settings, addresses[name]) for name, settings in nodes)
+    return Lab(spec.name, source, spec, spec.provider, built, networks)
+
+
+def _layer_node(base: NodeSpec, over: NodeSpec) -> NodeSpec:
+    merged = base.model_dump()
+    for key, value in over.model_dump(exclude_none=True).items():
+        if key == "groups":
+            value = list(dict.fromkeys([*(merged["groups"] or []), *value]))
+        elif key in ("vars", "networks"):
+            value = {**(merged[key] or {}), **value}
+        merged[key] = value
+    return NodeSpec.model_construct(**merged)
+
+
+def _node(name: str, s: NodeSpec, addresses: dict[str, str]) -> Node:
+    return Node(
+        name=name, box=s.box, image=s.image, cpus=s.cpus, memory=s.memory,
+        groups=tuple(s.groups or ()), vars=MappingProxyType(dict(s.vars or {})),
+        addresses=MappingProxyType(addresses), synced_folder=bool(s.synced_folder),
+        host=s.host, port=s.port or 22, user=s.user or "vagrant", key=s.key,
+    )
+
+
+def assign_addresses(spec: LabSpec, nodes: list[tuple[str, NodeSpec]]) -> dict[str, dict[str, str]]:
+    """Fixed addresses first, then `auto` ones in node order from each network's `start`.
+
+    A node without `networks` joins every lab network automatically.
+    """
+    wanted = {name: dict(s.networks) if s.networks else {n: "auto" for n in spec.networks} for name, s in nodes}
+    out: dict[str, dict[str, str]] = {name: {} for name, _ in nodes}
+    for net_name, net in spec.networks.items():
+        fixed = {name: want[net_name] for name, want in wanted.items() if want.get(net_name, "auto") != "auto" and net_name in want}
+        free = _free_hosts(ipaddress.IPv4Network(net.cidr), net.start, set(fixed.values()))
+        for name, want in wanted.items():
+            if net_name in want:
+                out[name][net_name] = fixed.get(name) or _next(free, net_name, net.cidr)
+    return out
+
+
+def _free_hosts(net: ipaddress.IPv4Network, start: int, taken: set[str]):
+    for offset in range(start, net.num_addresses - 1):
+        address = str(net.network_address + offset)
+        if address not in taken:
+            yield address
+
+
+def _next(free, net_name: str, cidr: str) -> str:
+    from labctl.errors import SpecError
+
+    address = next(free, None)
+    if address is None:
+        raise SpecError(net_name, [f"networks.{net_name}: network {cidr} has no free address left for automatic assignment"])
+    return address

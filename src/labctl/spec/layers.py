@@ -1,0 +1,93 @@
+"""Merging layers of settings while keeping the origin of every value.
+
+Rules (documented in README "Spec reference"):
+- mappings merge key by key, recursively;
+- `phases` and `checks` merge item by item on `name`; other lists are replaced;
+- a key set to null in a later layer removes it (e.g. `nodes: {origin-node-2: null}`).
+"""
+
+from __future__ import annotations
+
+import copy
+
+from labctl.spec.yamlsrc import Layer, Origin
+
+NAMED_LISTS = {("phases",), ("checks",)}
+
+
+def merge(base: Layer, over: Layer) -> Layer:
+    """Return `over` laid on top of `base`; neither input is changed."""
+    out = Layer(copy.deepcopy(base.data), dict(base.origins), {**base.aliases, **over.aliases})
+    _merge_into(out, over, ())
+    return out
+
+
+def set_value(layer: Layer, path: tuple, value: object, origin: Origin) -> None:
+    """Set one dotted path in `layer` (creating mappings on the way)."""
+    target = layer.data
+    for part in path[:-1]:
+        child = target.get(part)
+        if not isinstance(child, dict):
+            child = target[part] = {}
+        target = child
+    _drop_origins(layer, path)
+    target[path[-1]] = value
+    layer.origins[path] = origin
+
+
+def _merge_into(out: Layer, over: Layer, path: tuple) -> None:
+    target = _get(out.data, path)
+    for key, value in _get(over.data, path).items():
+        child = (*path, key)
+        if value is None:
+            target.pop(key, None)
+            _drop_origins(out, child)
+        elif isinstance(value, dict) and isinstance(target.get(key), dict):
+            out.origins.setdefault(child, over.origins.get(child, Origin("?")))
+            _merge_into(out, over, child)
+        elif child in NAMED_LISTS and isinstance(value, list) and isinstance(target.get(key), list):
+            _merge_named(out, over, child)
+        else:
+            _replace(out, over, child, value)
+
+
+def _merge_named(out: Layer, over: Layer, path: tuple) -> None:
+    """Items with a known name replace that item in place; the rest are appended."""
+    current = _get(out.data, path)
+    names = [item.get("name") if isinstance(item, dict) else None for item in current]
+    for index, item in enumerate(_get(over.data, path)):
+        name = item.get("name") if isinstance(item, dict) else None
+        if name is not None and name in names:
+            slot = names.index(name)
+        else:
+            slot = len(current)
+            current.append(None)
+            names.append(name)
+        _drop_origins(out, (*path, slot))
+        current[slot] = copy.deepcopy(item)
+        _copy_origins(out, over, (*path, index), (*path, slot))
+
+
+def _replace(out: Layer, over: Layer, path: tuple, value: object) -> None:
+    _drop_origins(out, path)
+    _get(out.data, path[:-1])[path[-1]] = copy.deepcopy(value)
+    _copy_origins(out, over, path, path)
+
+
+def _get(data: dict, path: tuple):
+    for part in path:
+        data = data[part]
+    return data
+
+
+def _drop_origins(layer: Layer, path: tuple) -> None:
+    size = len(path)
+    for key in [k for k in layer.origins if k[:size] == path]:
+        del layer.origins[key]
+
+
+def _copy_origins(out: Layer, over: Layer, src: tuple, dst: tuple) -> None:
+    size = len(src)
+    for key, origin in over.origins.items():
+        if key[:size] == src:
+            out.origins[dst + key[size:]] = origin

@@ -1,0 +1,163 @@
+"""Loading a lab: find the spec, lay the layers, validate everything in one pass, resolve."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+
+from labctl import paths
+from labctl.errors import SpecError, UsageError
+from labctl.spec import checks, expand, params
+from labctl.spec.lab import Lab, resolve
+from labctl.spec.layers import merge, set_value
+from labctl.spec.model import USER_CONFIG_KEYS
+from labctl.spec.shape import validate_shape
+from labctl.spec.yamlsrc import Layer, Origin, load_layer
+
+BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
+MAX_EXTENDS = 8
+
+
+def builtin_labs() -> list[str]:
+    return sorted(p.stem for p in paths.labs_dir().glob("*.yaml"))
+
+
+def find_spec(ref: str, relative_to: Path | None = None) -> Path:
+    """A built-in lab name or a path to a spec file."""
+    candidate = Path(ref).expanduser()
+    if relative_to is not None and not candidate.is_absolute():
+        candidate = relative_to / candidate
+    if candidate.is_file():
+        return candidate
+    builtin = paths.labs_dir() / f"{ref}.yaml"
+    if "/" not in ref and builtin.is_file():
+        return builtin
+    names = builtin_labs()
+    near = difflib.get_close_matches(ref, names, n=1)
+    hint = f"did you mean '{near[0]}'?" if near else f"built-in labs: {', '.join(names)}; or give a path to a spec file"
+    raise UsageError(f"no built-in lab or spec file named '{ref}'", hint)
+
+
+def load_lab(
+    ref: str,
+    *,
+    provider: str | None = None,
+    sets: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    user_config: Path | None = None,
+) -> tuple[Lab, Layer]:
+    """Return the resolved lab and the merged layer (values with their origins)."""
+    path = find_spec(ref)
+    env = os.environ if env is None else env
+    layer = merge(BUILTIN, _user_layer(user_config or paths.user_config_file()))
+    layer = merge(layer, _spec_chain(path, ()))
+    layer = merge(layer, _env_layer(env))
+    _apply_sets(layer, sets, provider)
+    return _validate(layer, _display(path)), layer
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _read(path: Path) -> Layer:
+    source = _display(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(source, [f"{source}: cannot read: {exc}"]) from None
+    layer = load_layer(text, source)
+    problems = expand.expand_layer(layer)
+    if problems:
+        raise SpecError(source, problems)
+    return layer
+
+
+def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
+    """The spec merged over what it extends (recursively)."""
+    layer = _read(path)
+    parent_ref = layer.data.get("extends")
+    if not isinstance(parent_ref, str):
+        return layer
+    resolved = path.resolve()
+    if resolved in seen or len(seen) >= MAX_EXTENDS:
+        raise SpecError(_display(path), [layer.problem(("extends",), "extends forms a loop or is nested too deeply")])
+    try:
+        parent = _spec_chain(find_spec(parent_ref, path.parent), (*seen, resolved))
+    except UsageError as exc:
+        raise SpecError(_display(path), [layer.problem(("extends",), exc.render())]) from None
+    parent.data.pop("extends", None)
+    return merge(parent, layer)
+
+
+def _user_layer(path: Path) -> Layer:
+    if not path.is_file():
+        return Layer({}, {})
+    layer = _read(path)
+    bad = [k for k in layer.data if k not in USER_CONFIG_KEYS]
+    if bad:
+        allowed = ", ".join(USER_CONFIG_KEYS)
+        raise SpecError(str(path), [layer.problem((k,), f"not allowed in user config (allowed: {allowed})") for k in bad])
+    return layer
+
+
+def _env_layer(env: Mapping[str, str]) -> Layer:
+    layer = Layer({}, {})
+    if env.get("LABCTL_PROVIDER"):
+        set_value(layer, ("provider",), env["LABCTL_PROVIDER"], Origin("env LABCTL_PROVIDER"))
+    for key, value in sorted(env.items()):
+        if key.startswith("LABCTL_PARAM_") and len(key) > 13:
+            name = key[13:].lower()
+            set_value(layer, ("params", name), _scalar(value), Origin(f"env {key}"))
+    return layer
+
+
+def _apply_sets(layer: Layer, sets: Sequence[str], provider: str | None) -> None:
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set {item!r} is not KEY=VALUE", "for example --set release=3.11")
+        set_value(layer, _set_path(layer, key), _scalar(value), Origin(f"--set {key}"))
+    if provider:
+        set_value(layer, ("provider",), provider, Origin("--provider"))
+
+
+def _set_path(layer: Layer, key: str) -> tuple:
+    """A bare name is a param when the lab declares it; otherwise a dotted path."""
+    declared = layer.data.get("params")
+    if "." not in key and isinstance(declared, dict) and key in declared:
+        return ("params", key)
+    return tuple(key.split("."))
+
+
+def _scalar(text: str):
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+    return value if isinstance(value, (str, int, float, bool)) else text
+
+
+def _validate(layer: Layer, source: str) -> Lab:
+    layer.data.pop("extends", None)
+    problems = params.substitute(layer)
+    spec, shape_problems = validate_shape(layer)
+    problems += shape_problems
+    problems += [layer.problem(p, m) for p, m in checks.cross_check(layer)]
+    if problems:
+        raise SpecError(source, sorted(dict.fromkeys(problems), key=_position))
+    return resolve(spec, source)
+
+
+def _position(line: str) -> tuple:
+    head = line.split(": ", 1)[0].rsplit(":", 2)
+    if len(head) == 3 and head[1].isdigit() and head[2].isdigit():
+        return (head[0], int(head[1]), int(head[2]))
+    return (head[0], 0, 0)

@@ -1,0 +1,151 @@
+"""Safe YAML reading that remembers where every key came from.
+
+Only plain YAML types are built; tags that would build Python objects are refused.
+Each value's key path maps to an Origin (file, line, column) for error messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from labctl.errors import SpecError
+
+Path_ = tuple  # a key path: ("nodes", "origin-master", "memory") or ("phases", 0)
+MAX_DEPTH = 64
+MAX_NODES = 200_000
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_constructor = yaml.constructor.SafeConstructor()
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: a file position, or a named layer such as `--set`."""
+
+    source: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.source}:{self.line}:{self.column}"
+        return self.source
+
+
+@dataclass
+class Layer:
+    """One layer of settings: plain data plus the origin of each key path."""
+
+    data: dict
+    origins: dict[tuple, Origin]
+    aliases: dict[tuple, tuple] = field(default_factory=dict)  # expanded node path -> its range key
+
+    def where(self, path: tuple) -> Origin:
+        """The origin of `path`, or of its nearest ancestor that has one."""
+        while path and path not in self.origins:
+            path = path[:-1]
+        return self.origins.get(path, Origin("?"))
+
+    def problem(self, path: tuple, message: str) -> str:
+        """One error line; a node expanded from a range is named by its range key."""
+        shown = self.aliases.get(path[:2], path[:2]) + path[2:] if path[:1] == ("nodes",) else path
+        return f"{self.where(path)}: {format_path(shown) or '<top>'}: {message}"
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_layer(text: str, source: str) -> Layer:
+    """Parse `text` as one YAML mapping; raise SpecError on anything else."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise SpecError(source, [_yaml_problem(exc, source)]) from None
+    if node is None:
+        return Layer({}, {})
+    walker = _Walker(source)
+    data = walker.walk(node, (), 0)
+    if walker.problems:
+        raise SpecError(source, walker.problems)
+    if not isinstance(data, dict):
+        raise SpecError(source, [f"{_mark(node, source)}: a lab spec must be a mapping of keys"])
+    return Layer(data, walker.origins)
+
+
+def _mark(node: yaml.Node, source: str) -> Origin:
+    return Origin(source, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _yaml_problem(exc: yaml.YAMLError, source: str) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"{source}:{mark.line + 1}:{mark.column + 1}" if mark else source
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}: invalid YAML: {problem}"
+
+
+class _Walker:
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.origins: dict[tuple, Origin] = {}
+        self.problems: list[str] = []
+        self.count = 0
+
+    def walk(self, node: yaml.Node, path: tuple, depth: int) -> Any:
+        self.count += 1
+        if depth > MAX_DEPTH or self.count > MAX_NODES:
+            raise SpecError(self.source, [f"{_mark(node, self.source)}: document is too deeply nested or too large"])
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path, depth)
+        if isinstance(node, yaml.SequenceNode):
+            return [self._child(item, (*path, i), item, depth) for i, item in enumerate(node.value)]
+        return self._scalar(node, path)
+
+    def _child(self, node: yaml.Node, path: tuple, at: yaml.Node, depth: int) -> Any:
+        self.origins[path] = _mark(at, self.source)
+        return self.walk(node, path, depth + 1)
+
+    def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> dict:
+        if node.tag != "tag:yaml.org,2002:map":
+            return self._refuse(node, path)
+        try:
+            _constructor.flatten_mapping(node)
+        except yaml.YAMLError as exc:
+            self.problems.append(_yaml_problem(exc, self.source))
+            return {}
+        out: dict = {}
+        for key_node, value_node in node.value:
+            key = self._scalar(key_node, path)
+            if not isinstance(key, (str, int, float, bool)) or key is None:
+                self.problems.append(f"{_mark(key_node, self.source)}: {format_path(path) or '<top>'}: keys must be plain strings")
+                continue
+            key = str(key)
+            if key in out:
+                self.problems.append(f"{_mark(key_node, self.source)}: {format_path((*path, key))}: duplicate key")
+                continue
+            out[key] = self._child(value_node, (*path, key), key_node, depth)
+        return out
+
+    def _scalar(self, node: yaml.Node, path: tuple) -> Any:
+        if not isinstance(node, yaml.ScalarNode):
+            self.problems.append(f"{_mark(node, self.source)}: {format_path(path) or '<top>'}: keys must be plain strings")
+            return None
+        if node.tag == "tag:yaml.org,2002:timestamp":
+            return node.value  # dates stay text: nothing in a spec needs a datetime
+        if not node.tag.startswith("tag:yaml.org,2002:") or node.tag.endswith(":binary"):
+            return self._refuse(node, path)
+        try:
+            return _constructor.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problems.append(_yaml_problem(exc, self.source))
+            return None
+
+    def _refuse(self, node: yaml.Node, path: tuple) -> None:
+        where = format_path(path) or "<top>"
+        self.problems.append(f"{_mark(node, self.source)}: {where}: YAML tag {node.tag!r} is not allowed in a lab spec")
+        return None

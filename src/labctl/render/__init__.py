@@ -32,6 +32,7 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
     files = {
         Path("ansible.cfg"): (_ansible_cfg(lab), 0o644),
         _inventory_path(lab): (_inventory(lab, fill), private),
+        Path("inventory") / "labctl.yml": (_labctl_inventory(lab), 0o644),
         LAB_RECORD: (_record(lab), 0o644),
     }
     if lab.provider != "ssh":
@@ -88,10 +89,14 @@ def _inventory(lab: Lab, fill) -> str:
     return _env().get_template("inventories/hosts.yml.j2").render(name=lab.name, inventory=data)
 
 
+def _labctl_inventory(lab: Lab) -> str:
+    data = inventory.labctl_hosts(lab)
+    return _env().get_template("inventories/hosts.yml.j2").render(name=lab.name, inventory=data)
+
+
 def _ansible_cfg(lab: Lab) -> str:
     forks = min(50, max(10, len(lab.nodes)))
-    roles = paths.ansible_dir() / "roles"
-    return _env().get_template("templates/ansible.cfg.j2").render(lab=lab, forks=forks, roles_path=roles)
+    return _env().get_template("templates/ansible.cfg.j2").render(lab=lab, forks=forks)
 
 
 def _record(lab: Lab) -> str:

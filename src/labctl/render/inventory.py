@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from labctl.render.escape import ini_host_value, ini_key, ini_value
-from labctl.spec import Lab, Node
+from labctl.spec import Lab
 
 
 @dataclass
@@ -17,10 +17,10 @@ class Group:
     vars: dict = field(default_factory=dict)
 
 
-def host_vars(node: Node) -> dict:
-    """A node's own vars plus the lab facts labctl's playbooks use."""
-    facts = {"labctl_address": node.address} if node.address else {}
-    return {**facts, **node.vars}
+def labctl_hosts(lab: Lab) -> dict:
+    """labctl's own host facts, kept in inventory/labctl.yml beside the spec's inventory."""
+    hosts = {n.name: {"labctl_address": n.address} if n.address else None for n in lab.nodes}
+    return {"all": {"hosts": hosts}}
 
 
 def groups_of(lab: Lab) -> list[Group]:
@@ -48,7 +48,7 @@ def as_yaml_data(lab: Lab, fill) -> dict:
         if g.vars:
             entry["vars"] = fill(g.vars)
         children[g.name] = entry or None
-    root: dict = {"hosts": {n.name: fill(host_vars(n)) or None for n in lab.nodes}}
+    root: dict = {"hosts": {n.name: fill(dict(n.vars)) or None for n in lab.nodes}}
     if children:
         root["children"] = children
     if lab.spec.inventory.vars:
@@ -60,7 +60,7 @@ def as_ini_sections(lab: Lab, fill) -> list[dict]:
     """Sections for hosts.ini.j2; a node's vars go on its first line, ranges are folded."""
     groups = groups_of(lab)
     grouped = {h for g in groups for h in g.hosts}
-    pending = {n.name: fill(host_vars(n)) for n in lab.nodes}
+    pending = {n.name: fill(dict(n.vars)) for n in lab.nodes}
     sections = [{"header": "", "lines": _host_lines([n.name for n in lab.nodes if n.name not in grouped], pending)}]
     for g in groups:
         if g.hosts:

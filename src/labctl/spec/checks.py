@@ -10,10 +10,12 @@ import ipaddress
 import re
 from collections.abc import Iterator
 
+from labctl.spec import when
 from labctl.spec.yamlsrc import Layer
 
 HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+SECRET_REF = re.compile(r"\$\{secret\.([A-Za-z_][A-Za-z0-9_]*)\}")
 Problem = tuple[tuple, str]
 
 
@@ -26,6 +28,8 @@ def cross_check(layer: Layer) -> list[Problem]:
         *_addresses(data, nodes),
         *_phases(data),
         *_checks(data, nodes),
+        *_var_names(data, nodes),
+        *_secret_refs(data),
     ]
 
 
@@ -128,6 +132,19 @@ def _phases(data: dict) -> Iterator[Problem]:
         seen.add(name)
         if not phase.get("playbook") and not phase.get("playbooks"):
             yield ("phases", i), "a phase needs `playbook` or `playbooks`"
+        yield from _when(phase.get("when"), ("phases", i, "when"), _dict(data.get("params")))
+
+
+def _when(text, path: tuple, params: dict) -> Iterator[Problem]:
+    if not isinstance(text, str):
+        return
+    try:
+        name = when.parse(text)[0]
+    except ValueError as exc:
+        yield path, str(exc)
+        return
+    if name not in params:
+        yield path, f"unknown param '{name}'{_near(name, params) or '; declare it under params'}"
 
 
 def _checks(data: dict, nodes: dict) -> Iterator[Problem]:
@@ -139,3 +156,33 @@ def _checks(data: dict, nodes: dict) -> Iterator[Problem]:
             yield ("checks", i, "node"), f"unknown node '{node}'{_near(node, nodes)}"
         if ("port" in check) == ("command" in check):
             yield ("checks", i), "a check needs exactly one of `port` or `command`"
+
+
+def _var_names(data: dict, nodes: dict) -> Iterator[Problem]:
+    """Variable names become INI keys and Ansible names: they must be identifiers."""
+    places = [(("inventory", "vars"), _dict(data.get("inventory")).get("vars")), (("defaults", "vars"), _dict(data.get("defaults")).get("vars"))]
+    places += [(("nodes", n, "vars"), _dict(node).get("vars")) for n, node in nodes.items()]
+    places += [(("groups", g, "vars"), _dict(group).get("vars")) for g, group in _dict(data.get("groups")).items()]
+    for path, values in places:
+        for key in _dict(values):
+            if not GROUP_NAME.match(key):
+                yield (*path, key), f"'{key}' is not a valid variable name (letters, digits and '_', not starting with a digit)"
+
+
+def _secret_refs(data: dict) -> Iterator[Problem]:
+    declared = _dict(data.get("secrets"))
+    for path, text in _strings(data, ()):
+        for name in SECRET_REF.findall(text):
+            if name not in declared:
+                yield path, f"unknown secret '{name}'{_near(name, declared) or '; declare it under secrets:'}"
+
+
+def _strings(value, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _strings(child, (*path, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _strings(child, (*path, index))
+    elif isinstance(value, str) and "${secret." in value:
+        yield path, value

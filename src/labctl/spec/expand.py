@@ -41,6 +41,7 @@ def expand_layer(layer: Layer) -> list[str]:
 
 def _expand_nodes(layer: Layer, nodes: dict, problems: list[str]) -> dict:
     out: dict = {}
+    where = {key: layer.where(("nodes", key)) for key in nodes}  # before range names borrow them
     for key, value in nodes.items():
         path = ("nodes", key)
         try:
@@ -50,7 +51,7 @@ def _expand_nodes(layer: Layer, nodes: dict, problems: list[str]) -> dict:
             continue
         for name in names:
             if name in out:
-                problems.append(layer.problem(path, f"duplicate node name '{name}'"))
+                problems.append(f"{where[key]}: nodes.{key}: duplicate node name '{name}'")
                 continue
             out[name] = value
             _alias_origins(layer, path, ("nodes", name))

@@ -16,7 +16,7 @@ from labctl.spec.lab import Lab, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
 from labctl.spec.shape import validate_shape
-from labctl.spec.yamlsrc import Layer, Origin, load_layer
+from labctl.spec.yamlsrc import Layer, Origin, load_layer, sort_problems
 
 BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
 MAX_EXTENDS = 8
@@ -61,10 +61,13 @@ def load_lab(
 
 
 def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
+    """Built-in specs show as labs/NAME.yaml; others relative to the working directory if below it."""
+    for base in (paths.data_dir(), Path.cwd()):
+        try:
+            return str(path.resolve().relative_to(base.resolve()))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _read(path: Path) -> Layer:
@@ -73,10 +76,10 @@ def _read(path: Path) -> Layer:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(source, [f"{source}: cannot read: {exc}"]) from None
-    layer = load_layer(text, source)
-    problems = expand.expand_layer(layer)
+    layer, problems = load_layer(text, source)
+    problems += expand.expand_layer(layer)
     if problems:
-        raise SpecError(source, problems)
+        raise SpecError(source, sort_problems(problems))
     return layer
 
 
@@ -124,7 +127,9 @@ def _apply_sets(layer: Layer, sets: Sequence[str], provider: str | None) -> None
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise UsageError(f"--set {item!r} is not KEY=VALUE", "for example --set release=3.11")
-        set_value(layer, _set_path(layer, key), _scalar(value), Origin(f"--set {key}"))
+        path = _set_path(layer, key)
+        parsed = value if isinstance(_current(layer.data, path), str) else _scalar(value)
+        set_value(layer, path, parsed, Origin(f"--set {key}"))
     if provider:
         set_value(layer, ("provider",), provider, Origin("--provider"))
 
@@ -135,6 +140,15 @@ def _set_path(layer: Layer, key: str) -> tuple:
     if "." not in key and isinstance(declared, dict) and key in declared:
         return ("params", key)
     return tuple(key.split("."))
+
+
+def _current(data: dict, path: tuple):
+    """The value at `path` before the override, so `--set release=3.10` stays the text 3.10."""
+    for part in path:
+        if not isinstance(data, dict):
+            return None
+        data = data.get(part)
+    return data
 
 
 def _scalar(text: str):
@@ -152,12 +166,6 @@ def _validate(layer: Layer, source: str) -> Lab:
     problems += shape_problems
     problems += [layer.problem(p, m) for p, m in checks.cross_check(layer)]
     if problems:
-        raise SpecError(source, sorted(dict.fromkeys(problems), key=_position))
+        raise SpecError(source, sort_problems(problems))
     return resolve(spec, source)
 
-
-def _position(line: str) -> tuple:
-    head = line.split(": ", 1)[0].rsplit(":", 2)
-    if len(head) == 3 and head[1].isdigit() and head[2].isdigit():
-        return (head[0], int(head[1]), int(head[2]))
-    return (head[0], 0, 0)

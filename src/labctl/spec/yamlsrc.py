@@ -61,21 +61,22 @@ def format_path(path: tuple) -> str:
     return out
 
 
-def load_layer(text: str, source: str) -> Layer:
-    """Parse `text` as one YAML mapping; raise SpecError on anything else."""
+def load_layer(text: str, source: str) -> tuple[Layer, list[str]]:
+    """Parse `text` as one YAML mapping: the layer and the problems found on the way.
+
+    Broken YAML, or a document that is not a mapping, raises SpecError at once.
+    """
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.YAMLError as exc:
         raise SpecError(source, [_yaml_problem(exc, source)]) from None
     if node is None:
-        return Layer({}, {})
+        return Layer({}, {}), []
     walker = _Walker(source)
     data = walker.walk(node, (), 0)
-    if walker.problems:
-        raise SpecError(source, walker.problems)
     if not isinstance(data, dict):
-        raise SpecError(source, [f"{_mark(node, source)}: a lab spec must be a mapping of keys"])
-    return Layer(data, walker.origins)
+        raise SpecError(source, [*walker.problems, f"{_mark(node, source)}: a lab spec must be a mapping of keys"])
+    return Layer(data, walker.origins), walker.problems
 
 
 def _mark(node: yaml.Node, source: str) -> Origin:
@@ -103,6 +104,8 @@ class _Walker:
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path, depth)
         if isinstance(node, yaml.SequenceNode):
+            if node.tag != "tag:yaml.org,2002:seq":
+                return self._refuse(node, path)
             return [self._child(item, (*path, i), item, depth) for i, item in enumerate(node.value)]
         return self._scalar(node, path)
 
@@ -149,3 +152,15 @@ class _Walker:
         where = format_path(path) or "<top>"
         self.problems.append(f"{_mark(node, self.source)}: {where}: YAML tag {node.tag!r} is not allowed in a lab spec")
         return None
+
+
+def sort_problems(problems: list[str]) -> list[str]:
+    """Unique problem lines in file, line, column order."""
+    return sorted(dict.fromkeys(problems), key=_position)
+
+
+def _position(line: str) -> tuple:
+    head = line.split(": ", 1)[0].rsplit(":", 2)
+    if len(head) == 3 and head[1].isdigit() and head[2].isdigit():
+        return (head[0], int(head[1]), int(head[2]))
+    return (head[0], 0, 0)

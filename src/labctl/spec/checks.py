@@ -98,6 +98,20 @@ def _addresses(data: dict, nodes: dict) -> Iterator[Problem]:
     for node_name, node in nodes.items():
         for net_name, addr in _dict(_dict(node).get("networks")).items():
             yield from _one_address(nets, taken, node_name, net_name, addr)
+    yield from _capacity(data, nodes, nets, taken)
+
+
+def _capacity(data: dict, nodes: dict, nets: dict, taken: dict) -> Iterator[Problem]:
+    """Enough free addresses for every node that asks for an automatic one."""
+    fallback = _dict(_dict(data.get("defaults")).get("networks")) or {n: "auto" for n in nets}
+    for net_name, net in nets.items():
+        start = _dict(_dict(data.get("networks")).get(net_name)).get("start", 10)
+        if net is None or not isinstance(start, int):
+            continue
+        wanted = sum(1 for n in nodes.values() if (_dict(_dict(n).get("networks")) or fallback).get(net_name) == "auto")
+        fixed = sum(1 for (name, _) in taken if name == net_name)
+        if wanted > max(0, net.num_addresses - 1 - start) - fixed:
+            yield ("networks", net_name), f"network {net} has no free address left for automatic assignment ({wanted} nodes need one)"
 
 
 def _one_address(nets, taken, node_name: str, net_name: str, addr) -> Iterator[Problem]:

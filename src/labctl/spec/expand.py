@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 from labctl.spec.yamlsrc import Layer
@@ -53,7 +54,7 @@ def _expand_nodes(layer: Layer, nodes: dict, problems: list[str]) -> dict:
             if name in out:
                 problems.append(f"{where[key]}: nodes.{key}: duplicate node name '{name}'")
                 continue
-            out[name] = value
+            out[name] = copy.deepcopy(value)  # each name gets its own settings to override
             _alias_origins(layer, path, ("nodes", name))
             if name != key:
                 layer.aliases[("nodes", name)] = path

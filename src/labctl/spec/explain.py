@@ -26,14 +26,14 @@ def origins(lab: Lab, layer: Layer) -> list[tuple[str, object, str]]:
 def _origin(layer: Layer, path: tuple) -> str:
     if path == ("source",):
         return "command line"
-    candidates = [path]
     if path[:1] == ("nodes",) and len(path) > 2:
-        candidates.append(("defaults", *path[2:]))
-    for candidate in candidates:
-        for depth in range(len(candidate), 0, -1):
-            if candidate[:depth] in layer.origins:
-                return str(layer.origins[candidate[:depth]])
-    return "built-in default"
+        # a node setting comes from the node, else from `defaults`, else from labctl itself
+        for candidate in (path[:3], ("defaults", path[2])):
+            if candidate in layer.origins:
+                return str(layer.origins[candidate])
+        return "built-in default"
+    origin = layer.where(path)
+    return "built-in default" if origin.source == "?" else str(origin)
 
 
 def _leaves(value, path: tuple):

@@ -98,7 +98,7 @@ def assign_addresses(spec: LabSpec, nodes: list[tuple[str, NodeSpec]]) -> dict[s
         free = _free_hosts(ipaddress.IPv4Network(net.cidr), net.start, set(fixed.values()))
         for name, want in wanted.items():
             if net_name in want:
-                out[name][net_name] = fixed.get(name) or _next(free, net_name, net.cidr)
+                out[name][net_name] = fixed.get(name) or next(free)  # checks.py made sure there is one
     return out
 
 
@@ -108,11 +108,3 @@ def _free_hosts(net: ipaddress.IPv4Network, start: int, taken: set[str]):
         if address not in taken:
             yield address
 
-
-def _next(free, net_name: str, cidr: str) -> str:
-    from labctl.errors import SpecError
-
-    address = next(free, None)
-    if address is None:
-        raise SpecError(net_name, [f"networks.{net_name}: network {cidr} has no free address left for automatic assignment"])
-    return address

@@ -62,12 +62,13 @@ def load_lab(
 
 def _display(path: Path) -> str:
     """Built-in specs show as labs/NAME.yaml; others relative to the working directory if below it."""
-    for base in (paths.data_dir(), Path.cwd()):
-        try:
-            return str(path.resolve().relative_to(base.resolve()))
-        except ValueError:
-            continue
-    return str(path)
+    resolved = path.resolve()
+    if resolved.parent == paths.labs_dir().resolve():
+        return f"labs/{path.name}"
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _read(path: Path) -> Layer:

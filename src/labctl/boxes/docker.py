@@ -6,24 +6,15 @@ import shutil
 from pathlib import Path
 
 from labctl import proc
-from labctl.boxes import host, rootfs, vagrantbox
+from labctl.boxes import guest, host, rootfs, vagrantbox
 from labctl.boxes.common import BOX_LABEL, BOX_NAME, DOCKER_IMAGE, ROOTFS_IMAGE, Build
 from labctl.errors import LabctlError
 
 DOCKERFILE = f"""\
 FROM {ROOTFS_IMAGE}
 LABEL {BOX_LABEL}="debian12"
-COPY vagrant.pub /tmp/vagrant.pub
-RUN set -e; \\
-    useradd --create-home --shell /bin/bash vagrant; \\
-    echo 'vagrant:vagrant' | chpasswd; \\
-    install -d -m 0700 -o vagrant -g vagrant /home/vagrant/.ssh; \\
-    install -m 0600 -o vagrant -g vagrant /tmp/vagrant.pub /home/vagrant/.ssh/authorized_keys; \\
-    rm -f /tmp/vagrant.pub; \\
-    echo 'vagrant ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/vagrant; \\
-    chmod 0440 /etc/sudoers.d/vagrant; \\
-    install -d -m 0755 /run/sshd; \\
-    ssh-keygen -A
+COPY {guest.SCRIPT_NAME} {guest.KEY_NAME} /tmp/
+RUN sh /tmp/{guest.SCRIPT_NAME} && ssh-keygen -A
 EXPOSE 22
 CMD ["/usr/sbin/sshd", "-D", "-e"]
 """
@@ -81,7 +72,7 @@ def _build_image(b: Build, key: Path) -> str:
     context = b.tmp / "context"
     context.mkdir()
     (context / "Dockerfile").write_text(DOCKERFILE)
-    shutil.copyfile(key, context / "vagrant.pub")
+    guest.stage(context, key)
     b.run(["docker", "build", "--rm", "-t", DOCKER_IMAGE, str(context)], env={"DOCKER_BUILDKIT": "0"})
     new = image_id()
     if new is None:

@@ -68,5 +68,8 @@ def render_cmd(lab: str, provider: str | None, sets: tuple[str, ...], outdir: Pa
 
     resolved, _ = load(lab, provider, sets)
     result = render_lab(resolved, outdir or default_dir(resolved))
-    rows = [{"file": str(result.directory / f), "status": "written" if f in result.changed else "unchanged"} for f in result.files]
-    output.table(rows, ["file", "status"], as_json)
+    if as_json:
+        rows = [{"file": str(result.directory / f), "status": "written" if f in result.changed else "unchanged"} for f in result.files]
+        output.document(rows, as_json=True)
+        return
+    output.say(f"{resolved.name}: {len(result.changed)} of {len(result.files)} files written in {result.directory}")

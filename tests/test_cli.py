@@ -49,7 +49,7 @@ def test_debug_shows_the_traceback():
 
 
 def test_render_writes_the_lab_directory(tmp_path):
-    result = labctl("render", "smoke", "-o", str(tmp_path / "lab"), "--json")
+    result = labctl("render", "smoke", "-o", str(tmp_path / "lab"), "--json", cwd=tmp_path)  # from any directory
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)
     assert {r["status"] for r in rows} == {"written"}

@@ -13,6 +13,7 @@ COMMANDS = {
     "validate": ("labctl.cli.specs", "validate_cmd", "Check a lab spec and report every problem at once."),
     "schema": ("labctl.cli.specs", "schema_cmd", "Print the JSON Schema of lab specs."),
     "render": ("labctl.cli.specs", "render_cmd", "Write a lab directory: Vagrantfile, inventory, ansible.cfg."),
+    "box": ("labctl.cli.boxes", "box_cmd", "Build the offline Debian base box (docker or libvirt)."),
 }
 
 

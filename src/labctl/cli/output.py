@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import time
 
 import click
 
@@ -41,3 +43,21 @@ def _cell(value: object) -> str:
 
     text = value if isinstance(value, str) else json.dumps(value)
     return escape(text)
+
+
+@contextlib.contextmanager
+def progress(title: str):
+    """A status line for long work; yields a callback that takes the current step."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    started = time.monotonic()
+    with console.status(f"{title}: starting") as status:
+
+        def step(message: str) -> None:
+            elapsed = time.monotonic() - started
+            status.update(f"{title}: {message}")
+            if not console.is_terminal:
+                console.print(f"[{elapsed:5.0f}s] {title}: {message}", highlight=False)
+
+        yield step

@@ -23,6 +23,8 @@ def pytest_addoption(parser):
 def _isolated_home(tmp_path_factory, monkeypatch):
     """No test may write to the real home directory or read the user's config."""
     home = tmp_path_factory.mktemp("home")
+    # Vagrant's box store is machine state like docker's images: keep the real one.
+    monkeypatch.setenv("VAGRANT_HOME", os.environ.get("VAGRANT_HOME") or str(Path.home() / ".vagrant.d"))
     monkeypatch.setenv("HOME", str(home))
     # the venv's tools (ansible-playbook, ansible-inventory) as labctl itself finds them
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")

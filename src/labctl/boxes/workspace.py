@@ -11,7 +11,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from filelock import FileLock, Timeout
@@ -93,7 +93,5 @@ def _unescape(field: str) -> str:
 
 def _remove_quietly(path: Path, log: Path) -> None:
     """Best-effort cleanup while another error is already on its way out."""
-    try:
+    with suppress(LabctlError, OSError, KeyboardInterrupt):
         remove_tree(path, log)
-    except (LabctlError, OSError, KeyboardInterrupt):
-        pass

@@ -14,6 +14,11 @@ COMMANDS = {
     "schema": ("labctl.cli.specs", "schema_cmd", "Print the JSON Schema of lab specs."),
     "render": ("labctl.cli.specs", "render_cmd", "Write a lab directory: Vagrantfile, inventory, ansible.cfg."),
     "box": ("labctl.cli.boxes", "box_cmd", "Build the offline Debian base box (docker or libvirt)."),
+    "up": ("labctl.cli.lab", "up_cmd", "Create, provision and verify a lab."),
+    "provision": ("labctl.cli.lab", "provision_cmd", "Run or rerun a lab's Ansible phases."),
+    "verify": ("labctl.cli.lab", "verify_cmd", "Run a lab's checks over SSH."),
+    "status": ("labctl.cli.lab", "status_cmd", "Show a lab's nodes and phases."),
+    "down": ("labctl.cli.lab", "down_cmd", "Destroy a lab's machines and networks."),
 }
 
 

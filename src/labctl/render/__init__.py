@@ -110,3 +110,13 @@ def _drop_stale_inventory(directory: Path, keep: str) -> None:
     for name in ("hosts", "hosts.yml"):
         if name != keep and (directory / name).is_file():
             (directory / name).unlink()
+
+
+def write_endpoints(labdir: Path, endpoints) -> None:
+    """Connection details learnt after boot, as one more inventory source beside the spec's."""
+    hosts = {
+        name: {"ansible_host": ep.host, "ansible_port": ep.port, "ansible_user": ep.user, "ansible_ssh_private_key_file": ep.key}
+        for name, ep in sorted(endpoints.items())
+    }
+    text = _env().get_template("inventories/hosts.yml.j2").render(name=labdir.name, inventory={"all": {"hosts": hosts}})
+    write_atomic(labdir / "inventory" / "endpoints.yml", text)

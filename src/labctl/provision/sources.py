@@ -1,0 +1,25 @@
+"""External playbook sources (git URL + ref), cloned once into the cache and reused."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from labctl import paths, proc
+from labctl.spec.model import SourceSpec
+
+
+def checkout(source: SourceSpec) -> Path:
+    """The source at its pinned ref; cloned on first use, then reused."""
+    key = hashlib.sha256(f"{source.git}@{source.ref}".encode()).hexdigest()[:16]
+    target = paths.cache_dir() / "git" / key
+    if (target / ".labctl-ready").is_file():
+        return target
+    log = paths.cache_dir() / "git" / f"{key}.log"
+    tmp = target.with_suffix(".partial")
+    proc.run(["rm", "-rf", str(tmp)])
+    proc.run(["git", "clone", "--quiet", "--no-checkout", source.git, str(tmp)], log=log)
+    proc.run(["git", "-C", str(tmp), "checkout", "--quiet", source.ref], log=log)
+    (tmp / ".labctl-ready").write_text(f"{source.git} {source.ref}\n")
+    tmp.rename(target)
+    return target

@@ -1,0 +1,144 @@
+"""A lab's checks, run over SSH: is a port open on a node, does a command succeed there."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import paramiko
+
+from labctl.spec.model import CheckSpec
+from labctl.verify.ssh import Endpoint, describe, execute, session
+
+COMMAND_TIMEOUT = 60.0  # seconds a check's command may run
+PORT_TIMEOUT = 5  # seconds to connect to a port from inside the node
+DETAIL_LINES = 5  # lines of output a failed command check reports
+MAX_WORKERS = 8  # nodes checked at the same time
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check: `detail` says what was seen, `seconds` how long it took."""
+
+    name: str
+    node: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+def run_checks(
+    checks: list[CheckSpec],
+    endpoints: dict[str, Endpoint],
+    addresses: dict[str, str],
+    timeout: float = COMMAND_TIMEOUT,
+) -> list[CheckResult]:
+    """Run every check and return one result per check, in the order given.
+
+    A port check connects to the port from inside its node: to the node's lab address
+    (`addresses[node]`) when it has one, and to 127.0.0.1. A command check passes when
+    the command exits 0 within `timeout` seconds and, if the check has `expect`, that
+    regular expression matches its output (stdout and stderr together, multi-line mode).
+    Nodes are checked in parallel, one SSH connection per node; a node that cannot be
+    reached fails its checks rather than raising.
+    """
+    by_node: dict[str, list[int]] = {}
+    for index, check in enumerate(checks):
+        by_node.setdefault(check.node, []).append(index)
+    results: list[CheckResult | None] = [None] * len(checks)
+    if not by_node:
+        return []
+    with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(by_node)), thread_name_prefix="labctl-check") as pool:
+        jobs = [
+            (indexes, pool.submit(_node_checks, [checks[i] for i in indexes], endpoints.get(node), addresses.get(node), timeout))
+            for node, indexes in by_node.items()
+        ]
+        for indexes, job in jobs:
+            for index, result in zip(indexes, job.result()):
+                results[index] = result
+    return [r for r in results if r is not None]
+
+
+def check_name(check: CheckSpec) -> str:
+    """The check's own name, or one made from what it tests."""
+    if check.name:
+        return check.name
+    if check.port is not None:
+        return f"port {check.port} on {check.node}"
+    return f"`{check.command}` on {check.node}"
+
+
+def _node_checks(
+    checks: list[CheckSpec], endpoint: Endpoint | None, address: str | None, timeout: float
+) -> list[CheckResult]:
+    """Run one node's checks in order over a single SSH connection."""
+    started = time.monotonic()
+    if endpoint is None:
+        return [_result(c, False, f"no SSH endpoint known for node {c.node}", started) for c in checks]
+    try:
+        with session(endpoint) as client:
+            return [_one(client, c, address, timeout) for c in checks]
+    except (OSError, EOFError, paramiko.SSHException) as error:
+        detail = f"cannot connect over SSH to {endpoint}: {describe(error)}"
+        return [_result(c, False, detail, started) for c in checks]
+
+
+def _one(client: paramiko.SSHClient, check: CheckSpec, address: str | None, timeout: float) -> CheckResult:
+    started = time.monotonic()
+    try:
+        if check.port is not None:
+            ok, detail = port_open(client, check.port, address)
+        else:
+            ok, detail = command_ok(client, check.command or "", check.expect, timeout)
+    except (OSError, EOFError, paramiko.SSHException) as error:
+        ok, detail = False, f"SSH error: {describe(error)}"
+    return _result(check, ok, detail, started)
+
+
+def _result(check: CheckSpec, ok: bool, detail: str, started: float) -> CheckResult:
+    return CheckResult(check_name(check), check.node, ok, detail, round(time.monotonic() - started, 3))
+
+
+def port_command(port: int, address: str | None) -> str:
+    """A shell command, run on the node, that prints the first of its addresses where `port` accepts."""
+    targets = " ".join(shlex.quote(a) for a in dict.fromkeys([a for a in (address, "127.0.0.1") if a]))
+    probe = f"timeout {PORT_TIMEOUT} bash -c \"</dev/tcp/$a/{int(port)}\" 2>/dev/null"
+    return f"for a in {targets}; do if {probe}; then echo \"$a\"; exit 0; fi; done; exit 1"
+
+
+def port_open(client: paramiko.SSHClient, port: int, address: str | None) -> tuple[bool, str]:
+    """Whether `port` accepts connections on the node, tested from inside the node."""
+    where = " or ".join(a for a in dict.fromkeys([address, "127.0.0.1"]) if a)
+    status, output = execute(client, port_command(port, address), timeout=2 * PORT_TIMEOUT + 5)
+    if status == 0:
+        return True, f"port {port} open on {output.strip() or where}"
+    if status is None:
+        return False, f"port {port}: the test on the node did not finish"
+    return False, f"port {port} closed on {where}"
+
+
+def command_ok(client: paramiko.SSHClient, command: str, expect: str | None, timeout: float) -> tuple[bool, str]:
+    """Whether `command` exits 0 on the node and its output matches `expect` (if any)."""
+    try:
+        pattern = re.compile(expect, re.M) if expect else None
+    except re.error as error:
+        return False, f"invalid expect pattern {expect!r}: {error}"
+    status, output = execute(client, command, timeout)
+    if status is None:
+        return False, f"did not finish within {timeout:g}s{_excerpt(output)}"
+    if status != 0:
+        return False, f"exit code {status}{_excerpt(output)}"
+    if pattern and not pattern.search(output):
+        return False, f"exit code 0 but output does not match /{expect}/{_excerpt(output)}"
+    return True, "exit code 0" + (f", output matches /{expect}/" if expect else "")
+
+
+def _excerpt(output: str) -> str:
+    lines = output.strip().splitlines()
+    if not lines:
+        return "; no output"
+    more = f"\n... ({len(lines) - DETAIL_LINES} more lines)" if len(lines) > DETAIL_LINES else ""
+    return ":\n" + "\n".join(lines[:DETAIL_LINES]) + more

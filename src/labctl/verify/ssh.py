@@ -1,0 +1,170 @@
+"""SSH endpoints of lab nodes: connecting with paramiko and waiting for them to come up."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import paramiko
+
+from labctl.errors import LabctlError
+
+CONNECT_TIMEOUT = 10.0  # seconds for one TCP connect, banner or authentication
+RETRY_PAUSE = 1.0  # seconds between two attempts on one node
+MAX_OUTPUT = 1 << 20  # bytes of command output kept
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where to reach one node over SSH: `key` is the path of a private key file."""
+
+    name: str
+    host: str
+    port: int
+    user: str
+    key: str
+
+    def __str__(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+
+class SSHUnreachable(LabctlError):
+    """One or more nodes did not answer on SSH in time."""
+
+    def __init__(self, failures: dict[str, str], timeout: float) -> None:
+        names = ", ".join(sorted(failures))
+        last = "; ".join(f"{name}: {error}" for name, error in sorted(failures.items()))
+        noun = "node" if len(failures) == 1 else "nodes"
+        super().__init__(
+            f"SSH not reachable within {timeout:g}s on {noun} {names} (last error: {last})",
+            "check that the machines are running (`vagrant status`) and that their SSH port and key are right",
+        )
+        self.failures = failures
+
+
+def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> paramiko.SSHClient:
+    """An authenticated SSH client for `endpoint`; the caller closes it.
+
+    Host keys are accepted without a known_hosts file (AutoAddPolicy, kept in memory only):
+    lab machines are fresh, their host keys are new on every build and known to nobody in
+    advance, and the endpoints are loopback ports or addresses labctl itself assigned.
+    Only the given key is offered: no agent, no keys from ~/.ssh.
+    """
+    client = paramiko.SSHClient()
+    client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
+    try:
+        client.connect(
+            endpoint.host, port=endpoint.port, username=endpoint.user, key_filename=endpoint.key,
+            look_for_keys=False, allow_agent=False,
+            timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+        )
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+@contextmanager
+def session(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> Iterator[paramiko.SSHClient]:
+    """`connect` as a context manager that always closes the client."""
+    client = connect(endpoint, timeout)
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def describe(error: BaseException) -> str:
+    """A short one-line description of a connection error."""
+    if isinstance(error, socket.timeout):
+        return "timed out"
+    text = str(error).strip() or type(error).__name__
+    return " ".join(text.split())
+
+
+def execute(client: paramiko.SSHClient, command: str, timeout: float) -> tuple[int | None, str]:
+    """Run `command`; return (exit status, combined stdout and stderr).
+
+    The exit status is None when the command did not finish within `timeout` seconds.
+    """
+    channel = client.get_transport().open_session(timeout=timeout)  # type: ignore[union-attr]
+    try:
+        channel.set_combine_stderr(True)
+        channel.settimeout(min(timeout, 1.0))
+        channel.exec_command(command)
+        output = _read_until_exit(channel, time.monotonic() + timeout)
+        status = channel.recv_exit_status() if channel.exit_status_ready() else None
+        return status, output.decode("utf-8", errors="replace")
+    finally:
+        channel.close()
+
+
+def _read_until_exit(channel: paramiko.Channel, deadline: float) -> bytes:
+    chunks: list[bytes] = []
+    kept = 0
+    while time.monotonic() < deadline:
+        try:
+            data = channel.recv(32768)
+        except socket.timeout:
+            continue
+        if not data:  # EOF: the command closed its output
+            break
+        if kept < MAX_OUTPUT:
+            chunks.append(data[: MAX_OUTPUT - kept])
+            kept += len(chunks[-1])
+    while not channel.exit_status_ready() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return b"".join(chunks)
+
+
+def wait_for_ssh(
+    endpoints: list[Endpoint],
+    timeout: float = 120,
+    progress: Callable[[str], None] = lambda s: None,
+) -> None:
+    """Wait until every endpoint accepts an SSH login and runs a command, all in parallel.
+
+    Waits at most `timeout` seconds in all; `progress` receives one line per node that
+    came up (called from the calling thread). Raises SSHUnreachable naming every node
+    still unreachable, with its last error.
+    """
+    if not endpoints:
+        return
+    deadline = time.monotonic() + timeout
+    failures: dict[str, str] = {}
+    with ThreadPoolExecutor(max_workers=len(endpoints), thread_name_prefix="labctl-ssh-wait") as pool:
+        futures = {pool.submit(_wait_one, e, deadline): e for e in endpoints}
+        for future in as_completed(futures):
+            endpoint = futures[future]
+            error = future.result()
+            if error is None:
+                progress(f"{endpoint.name}: SSH is up ({endpoint})")
+            else:
+                failures[endpoint.name] = error
+    if failures:
+        raise SSHUnreachable(failures, timeout)
+
+
+def _wait_one(endpoint: Endpoint, deadline: float) -> str | None:
+    """None once `endpoint` answers, else the last error when `deadline` passes."""
+    if not os.path.isfile(endpoint.key):
+        return f"private key file {endpoint.key} not found"
+    last = "no attempt made"
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return last
+        try:
+            with session(endpoint, timeout=max(0.5, min(CONNECT_TIMEOUT, remaining))) as client:
+                status, output = execute(client, "true", max(0.5, min(CONNECT_TIMEOUT, remaining)))
+            if status == 0:
+                return None
+            last = f"`true` exited with {status}: {output.strip()[:200]}"
+        except (OSError, EOFError, paramiko.SSHException) as error:
+            last = describe(error)
+        time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))

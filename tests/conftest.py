@@ -19,21 +19,23 @@ def pytest_addoption(parser):
     parser.addoption("--regen-golden", action="store_true", help="rewrite golden files from current output (on purpose only)")
 
 
-@pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory, monkeypatch):
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_home(tmp_path_factory):
     """No test may write to the real home directory or read the user's config."""
     home = tmp_path_factory.mktemp("home")
-    # Vagrant's box store is machine state like docker's images: keep the real one.
-    monkeypatch.setenv("VAGRANT_HOME", os.environ.get("VAGRANT_HOME") or str(Path.home() / ".vagrant.d"))
-    monkeypatch.setenv("HOME", str(home))
-    # the venv's tools (ansible-playbook, ansible-inventory) as labctl itself finds them
-    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
-    monkeypatch.setenv("LABCTL_HOME", str(home / "labctl"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
-    for key in list(os.environ):
-        if key.startswith("LABCTL_PARAM_") or key == "LABCTL_PROVIDER":
-            monkeypatch.delenv(key)
+    with pytest.MonkeyPatch.context() as mp:
+        # Vagrant's box store is machine state like docker's images: keep the real one.
+        mp.setenv("VAGRANT_HOME", os.environ.get("VAGRANT_HOME") or str(Path.home() / ".vagrant.d"))
+        mp.setenv("HOME", str(home))
+        # the venv's tools (ansible-playbook, ansible-inventory) as labctl itself finds them
+        mp.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+        mp.setenv("LABCTL_HOME", str(home / "labctl"))
+        mp.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+        mp.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+        for key in list(os.environ):
+            if key.startswith("LABCTL_PARAM_") or key == "LABCTL_PROVIDER":
+                mp.delenv(key)
+        yield
 
 
 def _missing(reason: str, ci_var: str) -> None:

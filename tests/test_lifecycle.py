@@ -1,0 +1,141 @@
+"""The smoke lab for real: Vagrant's docker provider, ansible-runner, paramiko checks."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import need_tools
+
+pytestmark = pytest.mark.integration
+
+
+def labctl(*args: str, env=None, **kw) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, env=env, **kw)
+
+
+def _containers() -> list[str]:
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", "label=org.labctl.lab=smoke"], capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def _networks() -> list[str]:
+    out = subprocess.run(["docker", "network", "ls", "--format", "{{.Name}}"], capture_output=True, text=True)
+    return [n for n in out.stdout.split() if n.startswith("vagrant_network")]
+
+
+@pytest.fixture(scope="module")
+def smoke_up():
+    """One smoke lab for the module; always destroyed at the end."""
+    need_tools("vagrant", "docker", "ansible-playbook")
+    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True).returncode:
+        need_tools("labctl-box-built")  # fails in CI, skips elsewhere: run `labctl box build --provider docker`
+    started = time.monotonic()
+    first = labctl("up", "smoke")
+    yield first, time.monotonic() - started
+    labctl("down", "smoke", "--force")
+
+
+def test_up_creates_provisions_and_verifies(smoke_up):
+    first, _ = smoke_up
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "PASS smoke-2 resolves smoke-3 on smoke-2" in first.stdout
+    assert len(_containers()) == 3
+
+
+def test_status_json(smoke_up):
+    report = json.loads(labctl("status", "smoke", "--json").stdout)
+    assert [(n["name"], n["state"], n["address"]) for n in report["nodes"]] == [
+        ("smoke-1", "running", "192.168.56.11"), ("smoke-2", "running", "192.168.56.12"), ("smoke-3", "running", "192.168.56.13"),
+    ]
+    assert report["phases"] == [{"name": "common", "status": "done"}, {"name": "smoke", "status": "done"}]
+
+
+def test_reup_skips_done_phases(smoke_up):
+    again = labctl("up", "smoke")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "common: done already, inputs unchanged" in again.stderr
+    assert "smoke: done already, inputs unchanged" in again.stderr
+    assert "vagrant up" not in again.stderr
+
+
+def test_verify_runs_checks_over_ssh(smoke_up):
+    result = labctl("verify", "smoke", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [r["ok"] for r in rows] == [True, True]
+
+
+def test_hosts_file_lists_every_node(smoke_up):
+    out = subprocess.run(["docker", "exec", "smoke-smoke-1", "getent", "hosts", "smoke-3"], capture_output=True, text=True)
+    assert out.stdout.split()[:2] == ["192.168.56.13", "smoke-3"]
+
+
+def test_concurrent_up_is_refused(smoke_up, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-m", "labctl", "provision", "smoke", "--only", "smoke"], stderr=subprocess.PIPE, text=True)
+    try:
+        for _ in range(100):
+            if (smoke_dir() / ".labctl/lock").exists():
+                break
+            time.sleep(0.05)
+        second = labctl("up", "smoke")
+        assert second.returncode == 4
+        assert second.stderr.startswith("labctl: error: lab 'smoke' is busy: held by pid ")
+    finally:
+        holder.wait(timeout=120)
+
+
+def smoke_dir():
+    from pathlib import Path
+
+    return Path(os.environ["LABCTL_HOME"]) / "labs" / "smoke"
+
+
+def test_failed_phase_then_fixed_resumes(smoke_up, tmp_path):
+    spec = tmp_path / "lab.yaml"
+    play = tmp_path / "flaky.yml"
+    play.write_text("- hosts: smoke\n  gather_facts: false\n  tasks:\n    - ansible.builtin.command: test -e /tmp/labctl-fixed\n      changed_when: false\n")
+    spec.write_text("name: smoke\nextends: smoke\nphases:\n  - {name: flaky, playbook: flaky.yml}\n")
+    failed = labctl("up", str(spec))
+    assert failed.returncode == 1
+    assert "phase flaky failed" in failed.stderr
+    assert "smoke-1: Command" in failed.stderr or "smoke-1:" in failed.stderr
+    report = json.loads(labctl("status", str(spec), "--json").stdout)
+    assert {p["name"]: p["status"] for p in report["phases"]}["flaky"] == "failed"
+    for node in ("smoke-smoke-1", "smoke-smoke-2", "smoke-smoke-3"):
+        subprocess.run(["docker", "exec", node, "touch", "/tmp/labctl-fixed"], check=True)
+    fixed = labctl("up", str(spec))
+    assert fixed.returncode == 0, fixed.stderr[-2000:]
+    assert "smoke: done already, inputs unchanged" in fixed.stderr
+    report = json.loads(labctl("status", str(spec), "--json").stdout)
+    assert {p["name"]: p["status"] for p in report["phases"]}["flaky"] == "done"
+
+
+def test_kill_during_provisioning_then_up_converges(smoke_up):
+    proc = subprocess.Popen([sys.executable, "-m", "labctl", "provision", "smoke", "--from", "common"], stderr=subprocess.PIPE, text=True)
+    state_file = smoke_dir() / ".labctl/state.json"
+    for _ in range(200):
+        if state_file.exists() and '"running"' in state_file.read_text():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    again = labctl("up", "smoke")
+    assert again.returncode == 0, again.stderr[-2000:]
+    report = json.loads(labctl("status", "smoke", "--json").stdout)
+    assert {p["status"] for p in report["phases"]} == {"done"}
+
+
+def test_down_leaves_no_containers_or_networks(smoke_up):
+    result = labctl("down", "smoke")
+    assert result.returncode == 0, result.stderr
+    assert _containers() == []
+    assert _networks() == []
+    report = json.loads(labctl("status", "smoke", "--json").stdout)
+    assert {n["state"] for n in report["nodes"]} == {"not created"}

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import socket
+import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -153,18 +157,19 @@ def test_scratch_dir_is_removed_when_the_build_fails(labctl_home):
         seen.append(build.tmp)
         raise KeyboardInterrupt
 
-    with pytest.raises(KeyboardInterrupt):
-        with workspace.session("docker", lambda s: None, None) as build:
-            explode(build)
+    with pytest.raises(KeyboardInterrupt), workspace.session("docker", lambda s: None, None) as build:
+        explode(build)
     assert seen and not seen[0].exists()
     assert f"# removing {seen[0]}" in boxes.log_path("docker").read_text()
 
 
 def test_second_build_of_the_same_provider_is_refused(labctl_home):
     with workspace.session("docker", lambda s: None, None):
-        with pytest.raises(LabBusy):
-            with workspace.session("docker", lambda s: None, None):
-                pass
+        busy = workspace.session("docker", lambda s: None, None)
+        with pytest.raises(LabBusy, match="docker"):
+            busy.__enter__()
+    with workspace.session("docker", lambda s: None, None) as build:
+        assert build.tmp.is_dir()
 
 
 def test_stale_scratch_dirs_are_cleared(labctl_home, tmp_path):
@@ -245,9 +250,9 @@ def test_docker_image_serves_ssh_with_the_insecure_key(docker_box):
         _docker("rm", "-f", cid, check=False)
 
 
-def _ssh_connect(paramiko, port: int):
+def _ssh_connect(paramiko, port: int, timeout: float = 30):
     key = paramiko.RSAKey.from_private_key_file(str(host.insecure_private_key()))
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
     while True:
         client = paramiko.SSHClient()
         client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
@@ -259,4 +264,57 @@ def _ssh_connect(paramiko, port: int):
             client.close()
             if time.monotonic() > deadline:
                 raise
-            time.sleep(0.5)
+            time.sleep(1)
+
+
+def test_remove_tree_unmounts_before_deleting(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    tree = tmp_path / "build-docker-x"
+    (tree / "rootfs" / "proc").mkdir(parents=True)
+    if proc.run(["mount", "-t", "tmpfs", "none", str(tree / "rootfs" / "proc")], check=False).returncode:
+        pytest.skip("this machine does not allow tmpfs mounts")
+    (tree / "rootfs" / "proc" / "inside-the-mount").write_text("x")
+    workspace.remove_tree(tree)
+    assert not tree.exists()
+    assert workspace.mounts_under(tmp_path) == []
+
+
+# ------------------------------------------- libvirt (slow: opt in with -m libvirt)
+
+def _libvirt_box_image() -> Path:
+    vagrant_home = Path(os.environ.get("VAGRANT_HOME", Path.home() / ".vagrant.d"))
+    return vagrant_home / "boxes" / boxes.BOX_NAME.replace("/", "-VAGRANTSLASH-") / "0" / "libvirt" / "box.img"
+
+
+@pytest.mark.libvirt
+def test_libvirt_box_boots_and_serves_ssh(tmp_path):
+    """Boot the box's disk with plain QEMU (TCG, restricted user networking, loopback only)."""
+    need_tools("debootstrap", "vagrant", "qemu-img", "qemu-system-x86_64", "syslinux", "mcopy", "mkfs.vfat")
+    paramiko = pytest.importorskip("paramiko")
+    boxes.build_box("libvirt")
+    metadata = json.loads((_libvirt_box_image().parent / "metadata.json").read_text())
+    assert metadata == {"provider": "libvirt", "format": "qcow2", "virtual_size": 8}
+    overlay = tmp_path / "overlay.qcow2"
+    proc.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", str(_libvirt_box_image()), str(overlay)])
+    port = _free_port()
+    vm = subprocess.Popen(["qemu-system-x86_64", "-machine", "pc", "-accel", "tcg", "-m", "1024", "-display", "none",
+                           "-serial", f"file:{tmp_path}/serial.log",
+                           "-drive", f"file={overlay},if=virtio,format=qcow2",
+                           "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{port}-:22",
+                           "-device", "virtio-net-pci,netdev=n0"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        client = _ssh_connect(paramiko, port, timeout=300)
+        _, out, _ = client.exec_command("sudo -n id -un; python3 -c 'print(6*7)'; wc -c < /etc/machine-id;"
+                                        " ip -o -4 addr show eth0 | wc -l; systemctl is-system-running")
+        assert out.read().decode().split() == ["root", "42", "33", "1", "running"]
+        client.close()
+    finally:
+        vm.terminate()
+        vm.wait(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

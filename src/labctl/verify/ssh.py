@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -17,6 +18,11 @@ from labctl.errors import LabctlError
 CONNECT_TIMEOUT = 10.0  # seconds for one TCP connect, banner or authentication
 RETRY_PAUSE = 1.0  # seconds between two attempts on one node
 MAX_OUTPUT = 1 << 20  # bytes of command output kept
+
+# paramiko logs every failed attempt (e.g. "Error reading SSH protocol banner" while a
+# machine boots) with a traceback at ERROR level; with no handler configured Python would
+# print those to stderr. Records still reach any handler the application sets up.
+logging.getLogger("paramiko").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class SSHUnreachable(LabctlError):
         last = "; ".join(f"{name}: {error}" for name, error in sorted(failures.items()))
         noun = "node" if len(failures) == 1 else "nodes"
         super().__init__(
-            f"SSH not reachable within {timeout:g}s on {noun} {names} (last error: {last})",
+            f"SSH not reachable within {timeout:g}s on {noun} {names}; last error: {last}",
             "check that the machines are running (`vagrant status`) and that their SSH port and key are right",
         )
         self.failures = failures
@@ -130,13 +136,14 @@ def wait_for_ssh(
     """Wait until every endpoint accepts an SSH login and runs a command, all in parallel.
 
     Waits at most `timeout` seconds in all; `progress` receives one line per node that
-    came up (called from the calling thread). Raises SSHUnreachable naming every node
+    came up, after one line saying what it waits for (all called from the calling thread). Raises SSHUnreachable naming every node
     still unreachable, with its last error.
     """
     if not endpoints:
         return
     deadline = time.monotonic() + timeout
     failures: dict[str, str] = {}
+    progress(f"waiting up to {timeout:g}s for SSH on {', '.join(e.name for e in endpoints)}")
     with ThreadPoolExecutor(max_workers=len(endpoints), thread_name_prefix="labctl-ssh-wait") as pool:
         futures = {pool.submit(_wait_one, e, deadline): e for e in endpoints}
         for future in as_completed(futures):

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+import paramiko
 import pytest
 import yaml
 
@@ -278,8 +279,7 @@ def test_run_checks_against_the_smoke_lab(up, smoke):
 
 @pytest.mark.integration
 def test_run_checks_reports_unknown_and_unreachable_nodes(up):
-    closed = _closed_port()
-    with closed as (port, _):
+    with _ClosedPort() as (port, _):
         endpoints = {"gone": Endpoint("gone", "127.0.0.1", port, "vagrant", str(up.key))}
         results = run_checks(
             [CheckSpec(node="gone", command="true"), CheckSpec(node="nowhere", port=22)], endpoints, {},
@@ -289,7 +289,24 @@ def test_run_checks_reports_unknown_and_unreachable_nodes(up):
     assert results[1].detail == "no SSH endpoint known for node nowhere"
 
 
-class _closed_port:
+@pytest.mark.integration
+def test_wait_for_ssh_names_nodes_refusing_the_key(up, tmp_path):
+    stranger, garbage = tmp_path / "stranger", tmp_path / "garbage"
+    paramiko.RSAKey.generate(2048).write_private_key_file(str(stranger))
+    garbage.write_text("not a private key\n")
+    a = up.endpoints[NODE_NAMES[0]]
+    endpoints = [
+        Endpoint("wrong-key", a.host, a.port, a.user, str(stranger)),
+        Endpoint("bad-key", a.host, a.port, a.user, str(garbage)),
+    ]
+    with pytest.raises(SSHUnreachable) as caught:
+        wait_for_ssh(endpoints, timeout=2)
+    assert set(caught.value.failures) == {"wrong-key", "bad-key"}
+    assert caught.value.failures["wrong-key"] == "Authentication failed."
+    assert caught.value.failures["bad-key"].startswith(f"cannot use private key {garbage}: ")
+
+
+class _ClosedPort:
     """A loopback port bound but not listening: connections are refused, no one else gets it."""
 
     def __enter__(self) -> tuple[int, socket.socket]:
@@ -301,7 +318,7 @@ class _closed_port:
         self.sock.close()
 
 
-class _hangup_server:
+class _HangupServer:
     """A loopback port that accepts connections and closes them at once: no SSH banner."""
 
     def __enter__(self) -> int:
@@ -323,8 +340,8 @@ class _hangup_server:
 
 def test_wait_for_ssh_times_out_naming_the_nodes(tmp_path, capfd):
     key = tmp_path / "key"
-    key.write_text("never read: no SSH server answers\n")
-    with _closed_port() as (refused, _), _hangup_server() as silent:
+    paramiko.RSAKey.generate(2048).write_private_key_file(str(key))  # never offered: no server answers
+    with _ClosedPort() as (refused, _), _HangupServer() as silent:
         endpoints = [
             Endpoint("lonely-1", "127.0.0.1", refused, "vagrant", str(key)),
             Endpoint("lonely-2", "127.0.0.1", silent, "vagrant", str(key)),
@@ -345,6 +362,6 @@ def test_wait_for_ssh_times_out_naming_the_nodes(tmp_path, capfd):
 
 def test_wait_for_ssh_fails_at_once_without_a_key_file(tmp_path):
     started = time.monotonic()
-    with pytest.raises(SSHUnreachable, match="ghost-1.*not found"):
+    with pytest.raises(SSHUnreachable, match="ghost-1: cannot use private key .*No such file"):
         wait_for_ssh([Endpoint("ghost-1", "127.0.0.1", 1, "vagrant", str(tmp_path / "missing"))], timeout=30)
     assert time.monotonic() - started < 5

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -61,11 +60,12 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> paramiko.SS
     advance, and the endpoints are loopback ports or addresses labctl itself assigned.
     Only the given key is offered: no agent, no keys from ~/.ssh.
     """
+    key = load_key(endpoint.key)
     client = paramiko.SSHClient()
     client.set_missing_host_key_policy(paramiko.AutoAddPolicy())
     try:
         client.connect(
-            endpoint.host, port=endpoint.port, username=endpoint.user, key_filename=endpoint.key,
+            endpoint.host, port=endpoint.port, username=endpoint.user, pkey=key,
             look_for_keys=False, allow_agent=False,
             timeout=timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
         )
@@ -73,6 +73,15 @@ def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> paramiko.SS
         client.close()
         raise
     return client
+
+
+def load_key(path: str) -> paramiko.PKey:
+    """The private key in file `path`, of whatever type it is.
+
+    Loaded here rather than through `key_filename`, which tries every key type and then
+    reports the last type's complaint ("expected OPENSSH key") instead of the real error.
+    """
+    return paramiko.PKey.from_path(path)
 
 
 @contextmanager
@@ -89,8 +98,10 @@ def describe(error: BaseException) -> str:
     """A short one-line description of a connection error."""
     if isinstance(error, socket.timeout):
         return "timed out"
-    text = str(error).strip() or type(error).__name__
-    return " ".join(text.split())
+    text = " ".join(str(error).split())
+    if isinstance(error, (OSError, EOFError, paramiko.SSHException)):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def execute(client: paramiko.SSHClient, command: str, timeout: float) -> tuple[int | None, str]:
@@ -135,9 +146,10 @@ def wait_for_ssh(
 ) -> None:
     """Wait until every endpoint accepts an SSH login and runs a command, all in parallel.
 
-    Waits at most `timeout` seconds in all; `progress` receives one line per node that
-    came up, after one line saying what it waits for (all called from the calling thread). Raises SSHUnreachable naming every node
-    still unreachable, with its last error.
+    Waits `timeout` seconds in all (an attempt under way then may take a few seconds
+    more to give up). `progress` receives one line saying what it waits for, then one
+    line per node that came up, all called from the calling thread. Raises
+    SSHUnreachable naming every node still unreachable, with its last error.
     """
     if not endpoints:
         return
@@ -159,19 +171,22 @@ def wait_for_ssh(
 
 def _wait_one(endpoint: Endpoint, deadline: float) -> str | None:
     """None once `endpoint` answers, else the last error when `deadline` passes."""
-    if not os.path.isfile(endpoint.key):
-        return f"private key file {endpoint.key} not found"
+    try:
+        load_key(endpoint.key)
+    except Exception as error:  # noqa: BLE001 - a key that cannot be read will not become readable
+        return f"cannot use private key {endpoint.key}: {describe(error)}"
     last = "no attempt made"
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return last
         try:
-            with session(endpoint, timeout=max(0.5, min(CONNECT_TIMEOUT, remaining))) as client:
-                status, output = execute(client, "true", max(0.5, min(CONNECT_TIMEOUT, remaining)))
+            budget = max(1.0, min(CONNECT_TIMEOUT, remaining))
+            with session(endpoint, timeout=budget) as client:
+                status, output = execute(client, "true", budget)
             if status == 0:
                 return None
             last = f"`true` exited with {status}: {output.strip()[:200]}"
-        except (OSError, EOFError, paramiko.SSHException) as error:
+        except Exception as error:  # noqa: BLE001 - any failure is retried until the deadline
             last = describe(error)
         time.sleep(min(RETRY_PAUSE, max(0.0, deadline - time.monotonic())))

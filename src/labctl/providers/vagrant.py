@@ -1,20 +1,27 @@
-"""Provider `vagrant` (virtualbox, libvirt, docker) through python-vagrant, logging to the lab dir."""
+"""Provider `vagrant` (virtualbox, libvirt, docker) through python-vagrant.
+
+Vagrant's output goes to the lab's log (python-vagrant's errors carry none); a failure becomes
+one CommandFailed with the command, exit code, the log's tail and its path.
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 from labctl import proc
-from labctl.errors import CommandFailed, ToolMissing
+from labctl.errors import CommandFailed
+from labctl.providers import docker_state
 from labctl.spec import Lab
 from labctl.verify import Endpoint
 
 LOG = Path(".labctl") / "logs" / "vagrant.log"
 SERIAL_BOUND = 4  # virtualbox boots one machine per `vagrant up`: this many at once
-BATCH = 25  # large labs boot in batches
+BATCH = 25  # large labs boot in batches of this many machines
 
 
 class VagrantProvider:
@@ -24,7 +31,7 @@ class VagrantProvider:
     def check(self, lab: Lab, labdir: Path) -> None:
         proc.require("vagrant", "apt-get install -y --no-install-recommends vagrant (or see vagrantup.com)")
         if self.name == "docker":
-            _check_images(sorted({n.image for n in lab.nodes}))
+            docker_state.check_images(sorted({n.image for n in lab.nodes}))
         else:
             _check_boxes(self.name, sorted({n.box for n in lab.nodes}))
 
@@ -32,81 +39,82 @@ class VagrantProvider:
         names = [n.name for n in lab.nodes]
         batches = [names[i : i + BATCH] for i in range(0, len(names), BATCH)]
         for number, batch in enumerate(batches, 1):
-            progress(f"vagrant up {len(batch)} machines (batch {number}/{len(batches)}, provider {self.name})")
+            progress(f"vagrant up: {len(batch)} machines, batch {number} of {len(batches)} ({self.name})")
             if self.name == "virtualbox":
                 with ThreadPoolExecutor(SERIAL_BOUND) as pool:
-                    list(pool.map(lambda n: self._vagrant(labdir, "up", "--provider", self.name, n), batch))
-            else:
-                self._vagrant(labdir, "up", "--provider", self.name, "--parallel", *batch)
+                    list(pool.map(lambda name: self._up(labdir, name), batch))
+            else:  # docker and libvirt boot the machines of one `vagrant up` in parallel
+                self._up(labdir, _pattern(batch) if len(batches) > 1 else None)
 
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         if not (labdir / ".vagrant").is_dir():
             return {n.name: "not created" for n in lab.nodes}
-        out = self._vagrant(labdir, "status", "--machine-readable").output
-        states = {}
-        for line in out.splitlines():
-            parts = line.split(",")
-            if len(parts) >= 4 and parts[2] == "state":
-                states[parts[1]] = parts[3].replace("_", " ")
-        return {n.name: states.get(n.name, "unknown") for n in lab.nodes}
+        if self.name == "docker":  # `docker ps` answers in milliseconds, `vagrant status` in seconds
+            return docker_state.states(lab)
+        with _client(labdir) as client:
+            found = {s.name: s.state.replace("_", " ") for s in client.status()}
+        return {n.name: found.get(n.name, "not created") for n in lab.nodes}
 
     def endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
         import paramiko
 
-        config = paramiko.SSHConfig.from_text(self._vagrant(labdir, "ssh-config").output)
-        out = {}
-        for node in lab.nodes:
-            entry = config.lookup(node.name)
-            key = (entry.get("identityfile") or [""])[0]
-            out[node.name] = Endpoint(node.name, entry["hostname"], int(entry.get("port", 22)), entry.get("user", "vagrant"), key)
-        return out
+        with _client(labdir) as client:
+            config = paramiko.SSHConfig.from_text(client.ssh_config())
+        return {n.name: _endpoint(n.name, config.lookup(n.name)) for n in lab.nodes}
 
     def destroy(self, lab: Lab, labdir: Path, force: bool, progress) -> None:
         if (labdir / "Vagrantfile").is_file() and (labdir / ".vagrant").is_dir():
             progress("vagrant destroy")
-            self._vagrant(labdir, "destroy", "--force")
+            with _client(labdir) as client:
+                client.destroy()
         if force and self.name == "docker":
-            _docker_leftovers(lab, labdir, progress)
+            docker_state.remove_leftovers(lab, labdir / LOG, progress)
 
-    def _vagrant(self, labdir: Path, *args: str) -> proc.Outcome:
-        env = {"VAGRANT_CHECKPOINT_DISABLE": "1", "VAGRANT_NO_COLOR": "1"}
-        return proc.run(["vagrant", *args], cwd=labdir, env=env, log=labdir / LOG)
+    def _up(self, labdir: Path, vm_name: str | None) -> None:
+        with _client(labdir) as client:
+            client.up(vm_name=vm_name, provider=self.name, no_provision=True)
 
 
-def _check_images(images: list[str]) -> None:
-    proc.require("docker", "apt-get install -y docker.io, then start dockerd")
-    for image in images:
-        found = subprocess.run(["docker", "image", "inspect", image], capture_output=True)
-        if found.returncode != 0:
-            hint = "run `labctl box build --provider docker`" if image.startswith("labctl/") else f"docker pull {image}, or build it"
-            raise ToolMissing(f"docker image {image} is not on this machine", hint)
+def _pattern(names: list[str]) -> str:
+    """Vagrant takes `/regex/` as a machine name: one `vagrant up` for a whole batch."""
+    return "/^(" + "|".join(re.escape(n) for n in names) + ")$/"
+
+
+def _endpoint(name: str, entry: dict) -> Endpoint:
+    key = (entry.get("identityfile") or [""])[0]
+    return Endpoint(name, entry["hostname"], int(entry.get("port", 22)), entry.get("user", "vagrant"), key)
+
+
+@contextmanager
+def _client(labdir: Path):
+    """A python-vagrant client logging to the lab; its CalledProcessError becomes CommandFailed."""
+    import vagrant
+
+    log = labdir / LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "VAGRANT_CHECKPOINT_DISABLE": "1", "VAGRANT_NO_COLOR": "1"}
+    to_log = vagrant.make_file_cm(str(log), "a")
+    try:
+        yield vagrant.Vagrant(root=str(labdir), out_cm=to_log, err_cm=to_log, env=env)
+    except subprocess.CalledProcessError as exc:
+        argv = [str(a) for a in (exc.cmd if isinstance(exc.cmd, list) else [exc.cmd])]
+        raise CommandFailed(argv, exc.returncode, _tail(log), str(log)) from None
+
+
+def _tail(log: Path) -> str:
+    try:
+        return proc.tail(log.read_text(errors="replace"))
+    except OSError:
+        return ""
 
 
 def _check_boxes(provider: str, boxes: list[str]) -> None:
-    listed = proc.run(["vagrant", "box", "list", "--machine-readable"]).output
-    have = set()
-    name = None
-    for line in listed.splitlines():
-        parts = line.split(",")
-        if len(parts) >= 4 and parts[2] == "box-name":
-            name = parts[3]
-        elif len(parts) >= 4 and parts[2] == "box-provider" and name:
-            have.add((name, parts[3]))
+    import vagrant
+
+    have = {(b.name, b.provider) for b in vagrant.Vagrant(quiet_stderr=True).box_list()}
     for box in boxes:
         if (box, provider) not in have:
-            hint = "labctl box build --provider libvirt" if box.startswith("labctl/") else f"vagrant box add {box} --provider {provider}"
+            hint = f"labctl box build --provider {provider}" if box.startswith("labctl/") else f"vagrant box add {box} --provider {provider}"
+            from labctl.errors import ToolMissing
+
             raise ToolMissing(f"vagrant box {box} ({provider}) is not installed", hint)
-
-
-def _docker_leftovers(lab: Lab, labdir: Path, progress) -> None:
-    """Containers labelled for this lab and the docker networks of its subnets, even without .vagrant."""
-    ids = proc.run(["docker", "ps", "-aq", "--filter", f"label=org.labctl.lab={lab.name}"]).output.split()
-    if ids:
-        progress(f"removing {len(ids)} leftover containers")
-        proc.run(["docker", "rm", "-f", *ids], log=labdir / LOG)
-    subnets = {net.cidr for net in lab.networks}
-    for net_id in proc.run(["docker", "network", "ls", "-q", "--filter", "name=vagrant_network"]).output.split():
-        subnet = proc.run(["docker", "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}}{{end}}", net_id]).output.strip()
-        if subnet in subnets:
-            progress(f"removing docker network {subnet}")
-            proc.run(["docker", "network", "rm", net_id], log=labdir / LOG, check=False)

@@ -132,6 +132,39 @@ def test_kill_during_provisioning_then_up_converges(smoke_up):
     assert {p["status"] for p in report["phases"]} == {"done"}
 
 
+def test_ssh_runs_a_command_on_a_node(smoke_up):
+    result = labctl("ssh", "smoke", "smoke-2", "--", "hostname")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "smoke-2"
+
+
+def test_logs_lists_vagrant_and_phases(smoke_up):
+    rows = json.loads(labctl("logs", "smoke", "--json").stdout)
+    assert [r["log"] for r in rows][:1] == ["vagrant"]
+    assert {"common", "smoke"} <= {r["log"] for r in rows}
+    common = labctl("logs", "smoke", "common")
+    assert "PLAY RECAP" in common.stdout
+
+
+def test_missing_image_is_one_clear_line(smoke_up, tmp_path):
+    spec = tmp_path / "lab.yaml"
+    spec.write_text("name: noimage\nextends: smoke\ndefaults: {image: 'example/no-such-image:1'}\nnetworks: {lab: {cidr: 192.168.79.0/24}}\n")
+    result = labctl("up", str(spec))
+    assert result.returncode == 3
+    assert result.stderr == "labctl: error: docker image example/no-such-image:1 is not on this machine (docker pull example/no-such-image:1, or build it)\n"
+
+
+def test_failed_vagrant_run_reports_command_and_log(smoke_up, tmp_path):
+    spec = tmp_path / "lab.yaml"
+    spec.write_text("name: badvagrant\nextends: smoke\nproviders: {docker: {extra: {no_such_setting: 1}}}\nnetworks: {lab: {cidr: 192.168.79.0/24}}\n")
+    result = labctl("up", str(spec))
+    assert result.returncode == 1
+    first = next(line for line in result.stderr.splitlines() if line.startswith("labctl: error:"))
+    assert first.startswith("labctl: error: `") and "vagrant up --provider=docker --no-provision` failed with exit code 1; full log: " in first
+    assert "no_such_setting" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_down_leaves_no_containers_or_networks(smoke_up):
     result = labctl("down", "smoke")
     assert result.returncode == 0, result.stderr
@@ -139,3 +172,29 @@ def test_down_leaves_no_containers_or_networks(smoke_up):
     assert _networks() == []
     report = json.loads(labctl("status", "smoke", "--json").stdout)
     assert {n["state"] for n in report["nodes"]} == {"not created"}
+
+
+def test_down_force_finds_leftovers_without_vagrant_dir(tmp_path):
+    need_tools("vagrant", "docker")
+    import shutil
+
+    assert labctl("up", "smoke", "--no-provision").returncode == 0
+    shutil.rmtree(smoke_dir() / ".vagrant")
+    result = labctl("down", "smoke", "--force")
+    assert result.returncode == 0, result.stderr
+    assert "removing 3 leftover containers" in result.stderr
+    assert _containers() == []
+    assert _networks() == []
+
+
+def test_labctl_test_writes_junit_and_cleans_up(tmp_path):
+    need_tools("vagrant", "docker", "ansible-playbook")
+    import xml.etree.ElementTree as ET
+
+    report = tmp_path / "junit.xml"
+    result = labctl("test", "smoke", "--junit", str(report))
+    assert result.returncode == 0, result.stderr[-2000:]
+    suite = ET.parse(report).getroot()
+    assert suite.get("name") == "labctl.smoke" and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite] == ["up", "check: ssh on smoke-1", "check: smoke-2 resolves smoke-3"]
+    assert _containers() == []

@@ -83,8 +83,9 @@ def _run_phase(run: Run, phase, record, digest: str) -> None:
     try:
         record.log = str(provision.run(run.lab, run.labdir, phase, run.progress))
         record.status = state.DONE
-    except BaseException:
+    except BaseException as exc:
         record.status = state.FAILED
+        record.log = str(getattr(exc, "log", "") or record.log)
         raise
     finally:
         state.save(run.labdir, run.state)
@@ -120,3 +121,53 @@ def down(lab: Lab, labdir: Path, progress, force: bool = False) -> None:
 
 
 STEPS = {"render": _render, "create": _create, "provision": _provision, "verify": _verify}
+
+
+def test(lab: Lab, labdir: Path, progress, keep_on_failure: bool = False) -> list:
+    """CI's lifecycle: up (with verify), then always down; returns JUnit cases."""
+    import time
+
+    from labctl.errors import LabctlError
+    from labctl.junit import Case
+
+    cases: list[Case] = []
+    started = time.monotonic()
+    failed = False
+    try:
+        run = up(lab, labdir, progress)
+        cases.append(Case("up", time.monotonic() - started))
+        cases += [Case(f"check: {r.name}", r.seconds, None if r.ok else r.detail) for r in run.results or []]
+        failed = any(c.failure for c in cases)
+    except LabctlError as exc:
+        failed = True
+        cases.append(Case("up", time.monotonic() - started, exc.render()))
+    finally:
+        if not (failed and keep_on_failure):
+            down(lab, labdir, progress, force=True)
+    return cases
+
+
+def ssh_argv(lab: Lab, labdir: Path, node: str) -> list[str]:
+    """The ssh command line for one node of a running lab."""
+    from labctl.errors import UsageError
+
+    current = state.load(labdir, lab.name)
+    info = current.nodes.get(node)
+    if info is None:
+        known = ", ".join(current.nodes) or "none: run `labctl up` first"
+        raise UsageError(f"lab {lab.name} has no running node '{node}'", f"nodes: {known}")
+    host, port, user, key = info["endpoint"]
+    options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
+    return ["ssh", *options, *(["-i", key] if key else []), "-p", str(port), f"{user}@{host}"]
+
+
+def logs(lab: Lab, labdir: Path) -> dict[str, Path]:
+    """Log files of a lab: vagrant's, then the newest run of each phase."""
+    found = {}
+    vagrant_log = labdir / ".labctl" / "logs" / "vagrant.log"
+    if vagrant_log.is_file():
+        found["vagrant"] = vagrant_log
+    for phase in state.load(labdir, lab.name).phases:
+        if phase.log and Path(phase.log).is_file():
+            found[phase.name] = Path(phase.log)
+    return found

@@ -117,3 +117,77 @@ def _fail_on(results) -> None:
         from labctl.errors import LabctlError
 
         raise LabctlError(f"{len(failed)} of {len(results)} checks failed", "see the lines above; `labctl verify` reruns them")
+
+
+@click.command("ssh", epilog="Examples:\n\n\b\n  labctl ssh smoke smoke-1\n  labctl ssh smoke smoke-1 -- uptime")
+@lab_argument
+@click.argument("node")
+@click.argument("command", nargs=-1)
+@DIR_OPTION
+def ssh_cmd(lab: str, node: str, command: tuple[str, ...], labdir) -> None:
+    """Open an SSH session on a node of a running lab (or run COMMAND there)."""
+    import os
+
+    from labctl import lifecycle, proc
+
+    resolved, labdir = _resolve(lab, labdir=labdir)
+    argv = lifecycle.ssh_argv(resolved, labdir, node)
+    proc.require("ssh", "apt-get install -y openssh-client")
+    os.execvp("ssh", [*argv, *command])
+
+
+@click.command("logs", epilog="Examples:\n\n\b\n  labctl logs smoke\n  labctl logs smoke common\n  labctl logs smoke vagrant | tail")
+@lab_argument
+@click.argument("phase", required=False)
+@DIR_OPTION
+@json_option
+def logs_cmd(lab: str, phase: str | None, labdir, as_json: bool) -> None:
+    """List a lab's logs, or print one (a phase name, or `vagrant`)."""
+    from labctl import lifecycle
+
+    resolved, labdir = _resolve(lab, labdir=labdir)
+    found = lifecycle.logs(resolved, labdir)
+    if phase is None:
+        output.table([{"log": k, "path": str(v)} for k, v in found.items()], ["log", "path"], as_json)
+        return
+    if phase not in found:
+        from labctl.errors import UsageError
+
+        raise UsageError(f"no log '{phase}' for lab {resolved.name}", f"logs: {', '.join(found) or 'none yet'}")
+    click.echo(found[phase].read_text(errors="replace"), nl=False)
+
+
+@click.command("doctor", epilog="Examples:\n\n\b\n  labctl doctor\n  labctl doctor openshift --json")
+@click.argument("lab", metavar="[LAB|PATH]", required=False)
+@json_option
+def doctor_cmd(lab: str | None, as_json: bool) -> None:
+    """Check this host: vagrant and its providers, docker, ansible, boxes; and whether LAB fits."""
+    from labctl.doctor import FAIL, diagnose
+
+    resolved = _resolve(lab)[0] if lab else None
+    findings = diagnose(resolved)
+    output.table([f.__dict__ for f in findings], ["check", "status", "detail"], as_json)
+    if any(f.status == FAIL for f in findings):
+        raise click.exceptions.Exit(1)
+
+
+@click.command("test", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl test smoke --junit report.xml\n  labctl test ./lab.yaml --keep-on-failure")
+@lab_argument
+@override_options
+@DIR_OPTION
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report here.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave the lab up when something fails, to look at it.")
+def test_cmd(lab: str, provider, sets, labdir, junit: Path | None, keep_on_failure: bool) -> None:
+    """Up, verify, then always down: the lab as a CI test."""
+    from labctl import junit as junit_xml
+    from labctl import lifecycle
+
+    resolved, labdir = _resolve(lab, provider, sets, labdir)
+    with output.progress(f"test {resolved.name}") as step:
+        cases = lifecycle.test(resolved, labdir, step, keep_on_failure)
+    if junit:
+        junit_xml.write(junit, f"labctl.{resolved.name}", cases)
+    for case in cases:
+        output.say(f"{'FAIL' if case.failure else 'PASS'} {case.name} ({case.seconds:.1f} s)" + (f": {case.failure}" if case.failure else ""))
+    if any(c.failure for c in cases):
+        raise click.exceptions.Exit(1)

@@ -19,6 +19,10 @@ COMMANDS = {
     "verify": ("labctl.cli.lab", "verify_cmd", "Run a lab's checks over SSH."),
     "status": ("labctl.cli.lab", "status_cmd", "Show a lab's nodes and phases."),
     "down": ("labctl.cli.lab", "down_cmd", "Destroy a lab's machines and networks."),
+    "ssh": ("labctl.cli.lab", "ssh_cmd", "SSH into a node of a running lab."),
+    "logs": ("labctl.cli.lab", "logs_cmd", "List or show a lab's logs."),
+    "doctor": ("labctl.cli.lab", "doctor_cmd", "Check the host's tools, boxes and room for a lab."),
+    "test": ("labctl.cli.lab", "test_cmd", "Up, verify and always down a lab, with JUnit output (CI)."),
 }
 
 

@@ -35,7 +35,10 @@ def table(rows: list[dict], columns: list[str], as_json: bool) -> None:
         grid.add_column(column.upper(), overflow="fold")
     for row in rows:
         grid.add_row(*(_cell(row.get(c)) for c in columns))
-    Console(file=sys.stdout, soft_wrap=False).print(grid)
+    console = Console(file=sys.stdout)
+    if not console.is_terminal:
+        console = Console(file=sys.stdout, width=200)  # a pipe or a log: don't fold at 80 columns
+    console.print(grid)
 
 
 def _cell(value: object) -> str:

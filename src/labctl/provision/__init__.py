@@ -22,6 +22,10 @@ COMMON = PhaseSpec(name="common", playbook="common.yml")
 class PhaseFailed(LabctlError):
     """An Ansible phase failed; the message lists failed hosts and tasks, and the log."""
 
+    def __init__(self, message: str, log: Path) -> None:
+        super().__init__(message)
+        self.log = log
+
 
 @dataclass
 class Counts:
@@ -68,7 +72,7 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress) -> Path:
             event_handler=lambda event: _on_event(event, counts, phase.name, progress),
         )
         if result.rc != 0:
-            raise PhaseFailed(_failure(phase.name, result, counts))
+            raise PhaseFailed(_failure(phase.name, result, counts), Path(result.config.artifact_dir) / "stdout")
     return Path(result.config.artifact_dir) / "stdout"
 
 

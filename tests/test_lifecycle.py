@@ -160,7 +160,7 @@ def test_failed_vagrant_run_reports_command_and_log(smoke_up, tmp_path):
     result = labctl("up", str(spec))
     assert result.returncode == 1
     first = next(line for line in result.stderr.splitlines() if line.startswith("labctl: error:"))
-    assert first.startswith("labctl: error: `") and "vagrant up --provider=docker --no-provision` failed with exit code 1; full log: " in first
+    assert first.startswith("labctl: error: `") and "vagrant up --no-provision --provider=docker` failed with exit code 1; full log: " in first
     assert "no_such_setting" in result.stderr
     assert "Traceback" not in result.stderr
 

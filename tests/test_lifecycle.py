@@ -91,6 +91,13 @@ def test_concurrent_up_is_refused(smoke_up, tmp_path):
         holder.wait(timeout=120)
 
 
+def _phase_running(state_file) -> bool:
+    try:
+        return any(p["status"] == "running" for p in json.loads(state_file.read_text())["phases"])
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def smoke_dir():
     from pathlib import Path
 
@@ -117,15 +124,22 @@ def test_failed_phase_then_fixed_resumes(smoke_up, tmp_path):
     assert {p["name"]: p["status"] for p in report["phases"]}["flaky"] == "done"
 
 
-def test_kill_during_provisioning_then_up_converges(smoke_up):
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_interrupted_provisioning_then_up_converges(smoke_up, sig):
     proc = subprocess.Popen([sys.executable, "-m", "labctl", "provision", "smoke", "--from", "common"], stderr=subprocess.PIPE, text=True)
     state_file = smoke_dir() / ".labctl/state.json"
-    for _ in range(200):
-        if state_file.exists() and '"running"' in state_file.read_text():
+    for _ in range(600):
+        if _phase_running(state_file):
             break
         time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    else:
+        pytest.fail("no phase was ever running")
+    proc.send_signal(sig)
+    stderr = proc.communicate(timeout=120)[1]
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130
+        assert "labctl: error" not in stderr and "Traceback" not in stderr
+        assert "interrupted; state is saved" in stderr
     again = labctl("up", "smoke")
     assert again.returncode == 0, again.stderr[-2000:]
     report = json.loads(labctl("status", "smoke", "--json").stdout)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,15 +68,32 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress) -> Path:
     rundir.mkdir(parents=True, exist_ok=True)
     result = None
     for playbook in playbooks(lab, phase):
-        result = ansible_runner.run(
-            private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
-            envvars=_env(labdir), extravars=dict(phase.vars), quiet=True, rotate_artifacts=5,
-            limit=None if phase.hosts == "all" else phase.hosts,
-            event_handler=lambda event: _on_event(event, counts, phase.name, progress),
-        )
+        with _interruptible() as interrupted:
+            result = ansible_runner.run(
+                private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
+                envvars=_env(labdir), extravars=dict(phase.vars), quiet=True, rotate_artifacts=5,
+                limit=None if phase.hosts == "all" else phase.hosts, cancel_callback=interrupted,
+                event_handler=lambda event: _on_event(event, counts, phase.name, progress),
+            )
         if result.rc != 0:
             raise PhaseFailed(_failure(phase.name, result, counts), Path(result.config.artifact_dir) / "stdout")
     return Path(result.config.artifact_dir) / "stdout"
+
+
+@contextmanager
+def _interruptible():
+    """Ctrl-C stops the Ansible run cleanly, then surfaces as KeyboardInterrupt.
+
+    ansible-runner would otherwise take over SIGINT for good and report a mere failure.
+    """
+    hit = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: hit.set())
+    try:
+        yield hit.is_set
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit.is_set():
+        raise KeyboardInterrupt
 
 
 def _env(labdir: Path) -> dict[str, str]:

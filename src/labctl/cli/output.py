@@ -55,12 +55,14 @@ def progress(title: str):
 
     console = Console(stderr=True)
     started = time.monotonic()
+    printed = [""]
     with console.status(f"{title}: starting") as status:
 
         def step(message: str) -> None:
-            elapsed = time.monotonic() - started
             status.update(f"{title}: {message}")
-            if not console.is_terminal:
-                console.print(f"[{elapsed:5.0f}s] {title}: {message}", highlight=False)
+            headline = message.split(" (", 1)[0]  # a log gets one line per step, not per host event
+            if not console.is_terminal and headline != printed[0]:
+                printed[0] = headline
+                console.print(f"[{time.monotonic() - started:5.0f}s] {title}: {message}", highlight=False, soft_wrap=True)
 
         yield step

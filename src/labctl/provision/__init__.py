@@ -129,7 +129,8 @@ def _on_event(event: dict, counts: Counts, phase: str, progress) -> bool:
         counts.failures.append(f"{data.get('host')}: {data.get('task')}: {message[0] if message else kind}")
     else:
         return True
-    progress(f"{phase}: {counts.task} (ok={counts.ok} changed={counts.changed} failed={counts.failed})")
+    host = f"{data.get('host')}; " if data.get("host") else ""
+    progress(f"{phase}: {counts.task} ({host}ok={counts.ok} changed={counts.changed} failed={counts.failed})")
     return True
 
 

@@ -7,7 +7,6 @@ one CommandFailed with the command, exit code, the log's tail and its path.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -76,8 +75,11 @@ class VagrantProvider:
 
 
 def _pattern(names: list[str]) -> str:
-    """Vagrant takes `/regex/` as a machine name: one `vagrant up` for a whole batch."""
-    return "/^(" + "|".join(re.escape(n) for n in names) + ")$/"
+    """Vagrant takes `/regex/` as a machine name: one `vagrant up` for a whole batch.
+
+    Node names are validated hostnames (letters, digits, '-'), all literal in a Ruby regex.
+    """
+    return "/^(" + "|".join(names) + ")$/"
 
 
 def _endpoint(name: str, entry: dict) -> Endpoint:

@@ -35,7 +35,8 @@ class SpecError(LabctlError):
         noun = "error" if count == 1 else "errors"
         super().__init__(f"{source}: {count} {noun} in lab spec")
         self.source = source
-        self.problems = problems
+        # a key or value may hold a line break or a terminal escape: never let it forge a line
+        self.problems = [p if p.isprintable() else p.encode("unicode_escape").decode("ascii") for p in problems]
 
     def render(self) -> str:
         return "\n".join([self.message, *self.problems])

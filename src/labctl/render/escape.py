@@ -72,11 +72,9 @@ def ini_key(key: object) -> str:
 def ini_value(value: object) -> str:
     """Text that Ansible's INI parser turns back into `value`, on one line."""
     if isinstance(value, str):
-        text = value
+        raw_ok = value == value.strip() and value.isprintable() and _stays_text(value)
         # isprintable() is False for every line break Python's splitlines() knows (\x85, \u2028, ...)
-        if text != text.strip() or not text.isprintable() or _literal(text) is not _NOT_LITERAL:
-            text = repr(value)
-        return text
+        return value if raw_ok else repr(value)
     if isinstance(value, (bool, int, float)) or value is None:
         return repr(value)
     return repr(_plain_data(value))
@@ -92,14 +90,18 @@ def ini_host_value(value: object) -> str:
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-_NOT_LITERAL = object()
-
-
-def _literal(text: str) -> object:
+def _stays_text(text: str) -> bool:
+    """True when Ansible keeps `text` as the same string: ast.literal_eval must fail the way
+    Ansible expects (ValueError, SyntaxError); anything else would change or break the value."""
+    if not text:
+        return False
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        return _NOT_LITERAL
+        ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return True
+    except Exception:  # noqa: BLE001 - TypeError, MemoryError, RecursionError: Ansible would crash
+        return False
+    return False
 
 
 def _plain_data(value: object) -> object:

@@ -30,6 +30,7 @@ def cross_check(layer: Layer) -> list[Problem]:
         *_checks(data, nodes),
         *_var_names(data, nodes),
         *_secret_refs(data),
+        *_provider_extras(data),
     ]
 
 
@@ -200,3 +201,14 @@ def _strings(value, path: tuple) -> Iterator[tuple[tuple, str]]:
             yield from _strings(child, (*path, index))
     elif isinstance(value, str) and "${secret." in value:
         yield path, value
+
+
+def _provider_extras(data: dict) -> Iterator[Problem]:
+    """`extra` settings become `p.KEY = VALUE` lines in the Vagrantfile."""
+    for provider, settings in _dict(data.get("providers")).items():
+        for key, value in _dict(_dict(settings).get("extra")).items():
+            path = ("providers", provider, "extra", key)
+            if not GROUP_NAME.match(key):
+                yield path, f"'{key}' is not a Ruby setting name (letters, digits and '_', not starting with a digit)"
+            elif isinstance(value, str) and not value.isprintable():
+                yield path, "expected text without control characters or line breaks"

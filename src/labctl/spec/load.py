@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -157,6 +158,8 @@ def _scalar(text: str):
         value = yaml.safe_load(text)
     except yaml.YAMLError:
         return text
+    if isinstance(value, float) and not math.isfinite(value):
+        return text  # .nan/.inf from the command line stay text, as in a spec file they are refused
     return value if isinstance(value, (str, int, float, bool)) else text
 
 

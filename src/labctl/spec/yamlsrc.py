@@ -6,6 +6,7 @@ Each value's key path maps to an Origin (file, line, column) for error messages.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,10 +144,14 @@ class _Walker:
         if not node.tag.startswith("tag:yaml.org,2002:") or node.tag.endswith(":binary"):
             return self._refuse(node, path)
         try:
-            return _constructor.construct_object(node)
+            value = _constructor.construct_object(node)
         except yaml.YAMLError as exc:
             self.problems.append(_yaml_problem(exc, self.source))
             return None
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problems.append(f"{_mark(node, self.source)}: {format_path(path) or '<top>'}: .nan and .inf are not allowed; quote them for text")
+            return None
+        return value
 
     def _refuse(self, node: yaml.Node, path: tuple) -> None:
         where = format_path(path) or "<top>"

@@ -212,3 +212,12 @@ def test_labctl_test_writes_junit_and_cleans_up(tmp_path):
     assert suite.get("name") == "labctl.smoke" and suite.get("failures") == "0"
     assert [c.get("name") for c in suite] == ["up", "check: ssh on smoke-1", "check: smoke-2 resolves smoke-3"]
     assert _containers() == []
+
+
+def test_status_without_lab_lists_every_lab(tmp_path):
+    import os as _os
+
+    env = {**_os.environ, "LABCTL_HOME": str(tmp_path / "home")}
+    assert labctl("render", "smoke", env=env).returncode == 0
+    rows = json.loads(labctl("status", "--json", env=env).stdout)
+    assert [(r["lab"], r["nodes"], r["phases done"]) for r in rows] == [("smoke", 0, "0/0")]

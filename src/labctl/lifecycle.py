@@ -24,11 +24,11 @@ class Run:
     results: list | None = None
 
 
-def up(lab: Lab, labdir: Path | None, progress, *, provision_: bool = True, rerun=(), only=None) -> Run:
+def up(lab: Lab, labdir: Path | None, progress, *, with_provision: bool = True, rerun=(), only=None) -> Run:
     labdir = labdir or render.default_dir(lab)
     labdir.mkdir(parents=True, exist_ok=True)
     with state.locked(labdir, lab.name):
-        run = Run(lab, labdir, progress, state.load(labdir, lab.name), provision_, tuple(rerun), only)
+        run = Run(lab, labdir, progress, state.load(labdir, lab.name), with_provision, tuple(rerun), only)
         for step in UP:
             STEPS[step](run)
         return run
@@ -112,6 +112,20 @@ def status(lab: Lab, labdir: Path) -> dict:
     recorded = {p.name: p.status for p in current.phases}
     return {"lab": lab.name, "directory": str(labdir), "provider": lab.provider, "nodes": nodes,
             "phases": [{"name": name, "status": recorded.get(name, state.PENDING)} for name in wanted]}
+
+
+def overview() -> list[dict]:
+    """Every lab directory under LABCTL_HOME, from its recorded state (no provider calls)."""
+    from labctl import paths
+
+    rows = []
+    for labdir in sorted((paths.home() / "labs").glob("*/.labctl/lab.json")):
+        labdir = labdir.parent.parent
+        current = state.load(labdir, labdir.name)
+        done = sum(p.status == state.DONE for p in current.phases)
+        rows.append({"lab": labdir.name, "provider": current.provider or "-", "nodes": len(current.nodes),
+                     "phases done": f"{done}/{len(current.phases)}", "directory": str(labdir)})
+    return rows
 
 
 def down(lab: Lab, labdir: Path, progress, force: bool = False) -> None:

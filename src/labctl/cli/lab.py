@@ -30,7 +30,7 @@ def up_cmd(lab: str, provider, sets, labdir, no_provision: bool) -> None:
 
     resolved, labdir = _resolve(lab, provider, sets, labdir)
     with output.progress(f"up {resolved.name}") as step:
-        run = lifecycle.up(resolved, labdir, step, provision_=not no_provision)
+        run = lifecycle.up(resolved, labdir, step, with_provision=not no_provision)
     _report_checks(run.results or [])
     output.say(f"{resolved.name}: up ({len(resolved.nodes)} nodes) in {labdir}")
 
@@ -74,14 +74,18 @@ def verify_cmd(lab: str, provider, sets, labdir, as_json: bool) -> None:
     _fail_on(results)
 
 
-@click.command("status", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl status smoke\n  labctl status smoke --json | jq '.nodes[].state'")
-@lab_argument
+@click.command("status", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl status\n  labctl status smoke\n  labctl status smoke --json | jq '.nodes[].state'")
+@click.argument("lab", metavar="[LAB|PATH]", required=False)
 @DIR_OPTION
+@click.option("--all", "all_", is_flag=True, help="Every lab under LABCTL_HOME (the default without LAB).")
 @json_option
-def status_cmd(lab: str, labdir, as_json: bool) -> None:
-    """Nodes (state, address) and phases (status) of a lab."""
+def status_cmd(lab: str | None, labdir, all_: bool, as_json: bool) -> None:
+    """Nodes (state, address) and phases (status) of a lab; without LAB, every lab."""
     from labctl import lifecycle
 
+    if all_ or not lab:
+        output.table(lifecycle.overview(), ["lab", "provider", "nodes", "phases done", "directory"], as_json)
+        return
     resolved, labdir = _resolve(lab, labdir=labdir)
     report = lifecycle.status(resolved, labdir)
     if as_json:

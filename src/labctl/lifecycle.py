@@ -53,10 +53,12 @@ def _record_nodes(run: Run, provider, reuse: bool) -> None:
     from labctl.verify import Endpoint, wait_for_ssh
 
     known = {name: Endpoint(name, *info["endpoint"]) for name, info in run.state.nodes.items() if info.get("endpoint")}
-    fresh = not (reuse and set(known) == {n.name for n in run.lab.nodes})
+    # asking Vagrant for ssh-config costs seconds: reuse what a running lab recorded
+    fresh = run.lab.provider == "ssh" or not (reuse and set(known) == {n.name for n in run.lab.nodes})
     endpoints = provider.endpoints(run.lab, run.labdir) if fresh else known
     wait_for_ssh(list(endpoints.values()), progress=run.progress)
     render.write_endpoints(run.labdir, endpoints)
+    run.state.nodes = {}
     for node in run.lab.nodes:
         ep = endpoints[node.name]
         run.state.nodes[node.name] = {"state": "running", "address": node.address, "endpoint": [ep.host, ep.port, ep.user, ep.key]}

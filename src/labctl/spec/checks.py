@@ -38,6 +38,10 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
+def _list(value) -> list:
+    return value if isinstance(value, list) else []
+
+
 def _node_groups(node) -> list[str]:
     groups = _dict(node).get("groups")
     return [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
@@ -66,10 +70,10 @@ def _groups(data: dict, nodes: dict) -> Iterator[Problem]:
             yield _group_path(data, nodes, name), f"'{name}' is not a usable Ansible group name (letters, digits, '_'; not all/ungrouped)"
     for name, group in groups.items():
         group = _dict(group)
-        for i, host in enumerate(group.get("hosts") or []):
+        for i, host in enumerate(_list(group.get("hosts"))):
             if isinstance(host, str) and host not in nodes:
                 yield ("groups", name, "hosts", i), f"unknown node '{host}'{_near(host, nodes)}"
-        for i, child in enumerate(group.get("children") or []):
+        for i, child in enumerate(_list(group.get("children"))):
             if isinstance(child, str) and child not in known:
                 yield ("groups", name, "children", i), f"unknown group '{child}'{_near(child, known)}"
             elif child == name:
@@ -144,7 +148,8 @@ def _phases(data: dict) -> Iterator[Problem]:
         name = phase.get("name")
         if isinstance(name, str) and name in seen:
             yield ("phases", i, "name"), f"duplicate phase name '{name}'"
-        seen.add(name)
+        if isinstance(name, str):
+            seen.add(name)
         if not phase.get("playbook") and not phase.get("playbooks"):
             yield ("phases", i), "a phase needs `playbook` or `playbooks`"
         yield from _when(phase.get("when"), ("phases", i, "when"), _dict(data.get("params")))

@@ -50,12 +50,13 @@ def _expand_nodes(layer: Layer, nodes: dict, problems: list[str]) -> dict:
         except ValueError as exc:
             problems.append(layer.problem(path, f"bad node range: {exc}"))
             continue
+        subtree = _subtree(layer, path) if len(names) > 1 else []
         for name in names:
             if name in out:
                 problems.append(f"{where[key]}: nodes.{key}: duplicate node name '{name}'")
                 continue
             out[name] = copy.deepcopy(value)  # each name gets its own settings to override
-            _alias_origins(layer, path, ("nodes", name))
+            _alias_origins(layer, path, ("nodes", name), subtree)
             if name != key:
                 layer.aliases[("nodes", name)] = path
     return out
@@ -71,10 +72,13 @@ def _expand_hosts(layer: Layer, path: tuple, hosts: list, problems: list[str]) -
     return out
 
 
-def _alias_origins(layer: Layer, src: tuple, dst: tuple) -> None:
-    if src == dst:
-        return
-    size = len(src)
-    for key, origin in list(layer.origins.items()):
-        if key[:size] == src:
-            layer.origins[dst + key[size:]] = origin
+def _alias_origins(layer: Layer, src: tuple, dst: tuple, subtree: list[tuple[tuple, object]]) -> None:
+    if src != dst:
+        for suffix, origin in subtree:
+            layer.origins[dst + suffix] = origin
+
+
+def _subtree(layer: Layer, path: tuple) -> list[tuple[tuple, object]]:
+    """Origins below `path`, as (suffix, origin): read once per range, not once per name."""
+    size = len(path)
+    return [(key[size:], origin) for key, origin in layer.origins.items() if key[:size] == path]

@@ -17,7 +17,7 @@ from labctl.spec.lab import Lab, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
 from labctl.spec.shape import validate_shape
-from labctl.spec.yamlsrc import Layer, Origin, load_layer, sort_problems
+from labctl.spec.yamlsrc import MAX_INT, Layer, Origin, load_layer, sort_problems
 
 BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
 MAX_EXTENDS = 8
@@ -89,8 +89,10 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
     """The spec merged over what it extends (recursively)."""
     layer = _read(path)
     parent_ref = layer.data.get("extends")
-    if not isinstance(parent_ref, str):
+    if parent_ref is None:
         return layer
+    if not isinstance(parent_ref, str):
+        raise SpecError(_display(path), [layer.problem(("extends",), "expected a built-in lab name or a path to a spec")])
     resolved = path.resolve()
     if resolved in seen or len(seen) >= MAX_EXTENDS:
         raise SpecError(_display(path), [layer.problem(("extends",), "extends forms a loop or is nested too deeply")])
@@ -156,10 +158,10 @@ def _current(data: dict, path: tuple):
 def _scalar(text: str):
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, ValueError):  # ValueError: an integer too long to convert
         return text
-    if isinstance(value, float) and not math.isfinite(value):
-        return text  # .nan/.inf from the command line stay text, as in a spec file they are refused
+    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, int) and abs(value) >= MAX_INT:
+        return text  # what a spec file refuses (.nan, .inf, huge numbers) stays text on the command line
     return value if isinstance(value, (str, int, float, bool)) else text
 
 

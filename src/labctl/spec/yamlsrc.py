@@ -17,6 +17,7 @@ from labctl.errors import SpecError
 Path_ = tuple  # a key path: ("nodes", "origin-master", "memory") or ("phases", 0)
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+MAX_INT = 2**63  # larger integers mean nothing to Vagrant or Ansible, and may not even print
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
 
@@ -117,28 +118,37 @@ class _Walker:
     def _mapping(self, node: yaml.MappingNode, path: tuple, depth: int) -> dict:
         if node.tag != "tag:yaml.org,2002:map":
             return self._refuse(node, path)
+        own = sum(1 for key, _ in node.value if key.tag != "tag:yaml.org,2002:merge")
         try:
             _constructor.flatten_mapping(node)
         except yaml.YAMLError as exc:
             self.problems.append(_yaml_problem(exc, self.source))
             return {}
+        merged = len(node.value) - own  # `<<` pairs come first; the mapping's own keys override them
         out: dict = {}
-        for key_node, value_node in node.value:
-            key = self._scalar(key_node, path)
-            if not isinstance(key, (str, int, float, bool)) or key is None:
-                self.problems.append(f"{_mark(key_node, self.source)}: {format_path(path) or '<top>'}: keys must be plain strings")
+        owned: set[str] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
+            key = self._key(key_node, path)
+            from_merge = index < merged
+            if key is None or (key in out and from_merge):
                 continue
-            key = str(key)
-            if key in out:
+            if key in owned:
                 self.problems.append(f"{_mark(key_node, self.source)}: {format_path((*path, key))}: duplicate key")
                 continue
+            if not from_merge:
+                owned.add(key)
             out[key] = self._child(value_node, (*path, key), key_node, depth)
         return out
 
+    def _key(self, key_node: yaml.Node, path: tuple) -> str | None:
+        key = self._scalar(key_node, path)
+        if not isinstance(key, (str, int, float, bool)) or key is None:
+            return self._problem(key_node, path, "keys must be plain strings")
+        return str(key)
+
     def _scalar(self, node: yaml.Node, path: tuple) -> Any:
         if not isinstance(node, yaml.ScalarNode):
-            self.problems.append(f"{_mark(node, self.source)}: {format_path(path) or '<top>'}: keys must be plain strings")
-            return None
+            return self._problem(node, path, "keys must be plain strings")
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in a spec needs a datetime
         if not node.tag.startswith("tag:yaml.org,2002:") or node.tag.endswith(":binary"):
@@ -148,15 +158,19 @@ class _Walker:
         except yaml.YAMLError as exc:
             self.problems.append(_yaml_problem(exc, self.source))
             return None
+        except ValueError:  # an integer too long for Python to convert
+            return self._problem(node, path, "number is too large")
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= MAX_INT:
+            return self._problem(node, path, "number is too large")
         if isinstance(value, float) and not math.isfinite(value):
-            self.problems.append(f"{_mark(node, self.source)}: {format_path(path) or '<top>'}: .nan and .inf are not allowed; quote them for text")
-            return None
+            return self._problem(node, path, ".nan and .inf are not allowed; quote them for text")
         return value
 
+    def _problem(self, node: yaml.Node, path: tuple, message: str) -> None:
+        self.problems.append(f"{_mark(node, self.source)}: {format_path(path) or '<top>'}: {message}")
+
     def _refuse(self, node: yaml.Node, path: tuple) -> None:
-        where = format_path(path) or "<top>"
-        self.problems.append(f"{_mark(node, self.source)}: {where}: YAML tag {node.tag!r} is not allowed in a lab spec")
-        return None
+        return self._problem(node, path, f"YAML tag {node.tag!r} is not allowed in a lab spec")
 
 
 def sort_problems(problems: list[str]) -> list[str]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from labctl import proc
 from labctl.errors import CommandFailed
-from labctl.providers import docker_state
+from labctl.providers import docker_state, libvirt_state
 from labctl.spec import Lab
 from labctl.verify import Endpoint
 
@@ -43,7 +43,11 @@ class VagrantProvider:
                 with ThreadPoolExecutor(SERIAL_BOUND) as pool:
                     list(pool.map(lambda name: self._up(labdir, name), batch))
             else:  # docker and libvirt boot the machines of one `vagrant up` in parallel
-                self._up(labdir, _pattern(batch) if len(batches) > 1 else None)
+                try:
+                    self._up(labdir, _pattern(batch) if len(batches) > 1 else None)
+                finally:
+                    if self.name == "libvirt":  # also when a machine failed: its networks exist
+                        libvirt_state.remember(labdir)
 
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         if not (labdir / ".vagrant").is_dir():
@@ -62,10 +66,14 @@ class VagrantProvider:
         return {n.name: _endpoint(n.name, config.lookup(n.name)) for n in lab.nodes}
 
     def destroy(self, lab: Lab, labdir: Path, force: bool, progress) -> None:
+        if self.name == "libvirt":  # `vagrant destroy` deletes the files that name them
+            libvirt_state.remember(labdir)
         if (labdir / "Vagrantfile").is_file() and (labdir / ".vagrant").is_dir():
             progress("vagrant destroy")
             with _client(labdir) as client:
                 client.destroy()
+        if self.name == "libvirt":
+            libvirt_state.remove_leftovers(labdir, labdir / LOG, progress)
         if force and self.name == "docker":
             docker_state.remove_leftovers(lab, labdir / LOG, progress)
 

@@ -179,6 +179,29 @@ def test_failed_vagrant_run_reports_command_and_log(smoke_up, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def test_halt_then_up_starts_the_same_machines(smoke_up):
+    before = sorted(_containers())
+    assert labctl("halt", "smoke").returncode == 0
+    report = json.loads(labctl("status", "smoke", "--json").stdout)
+    assert {n["state"] for n in report["nodes"]} == {"exited"}
+    again = labctl("up", "smoke")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert sorted(_containers()) == before
+    report = json.loads(labctl("status", "smoke", "--json").stdout)
+    assert {n["state"] for n in report["nodes"]} == {"running"}
+
+
+def test_doctor_reports_the_host_and_the_lab(smoke_up):
+    result = labctl("doctor", "smoke", "--json")
+    rows = {r["check"]: r for r in json.loads(result.stdout)}
+    assert result.returncode == 0, result.stdout
+    assert rows["vagrant"]["status"] == "ok" and rows["vagrant"]["detail"].startswith("Vagrant 2.")
+    assert rows["docker"]["status"] == "ok" and rows["ansible"]["status"] == "ok"
+    assert rows["base box"]["detail"].startswith("labctl/debian12 for docker")
+    assert rows["resources"]["detail"].startswith("lab wants 768 MiB and 3 CPUs")
+    assert set(rows) >= {"vagrant providers", "network lab"}
+
+
 def test_down_leaves_no_containers_or_networks(smoke_up):
     result = labctl("down", "smoke")
     assert result.returncode == 0, result.stderr
@@ -221,3 +244,16 @@ def test_status_without_lab_lists_every_lab(tmp_path):
     assert labctl("render", "smoke", env=env).returncode == 0
     rows = json.loads(labctl("status", "--json", env=env).stdout)
     assert [(r["lab"], r["nodes"], r["phases done"]) for r in rows] == [("smoke", 0, "0/0")]
+
+
+def test_recreated_machine_is_provisioned_again(tmp_path):
+    need_tools("vagrant", "docker", "ansible-playbook")
+    try:
+        assert labctl("up", "smoke").returncode == 0
+        subprocess.run(["vagrant", "destroy", "-f", "smoke-2"], cwd=smoke_dir(), capture_output=True, check=True)
+        again = labctl("up", "smoke")
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "done already" not in again.stderr
+        assert "PASS smoke-2 resolves smoke-3" in again.stdout
+    finally:
+        labctl("down", "smoke", "--force")

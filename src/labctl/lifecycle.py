@@ -130,6 +130,12 @@ def overview() -> list[dict]:
     return rows
 
 
+def halt(lab: Lab, labdir: Path, progress) -> None:
+    """Stop the machines and keep them; `up` starts them again."""
+    with state.locked(labdir, lab.name):
+        providers.get(lab.provider).halt(lab, labdir, progress)
+
+
 def down(lab: Lab, labdir: Path, progress, force: bool = False) -> None:
     with state.locked(labdir, lab.name):
         providers.get(lab.provider).destroy(lab, labdir, force, progress)

@@ -95,6 +95,19 @@ def status_cmd(lab: str | None, labdir, all_: bool, as_json: bool) -> None:
     output.table(report["phases"], ["name", "status"], False)
 
 
+@click.command("halt", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl halt smoke\n  labctl up smoke      # starts the machines again")
+@lab_argument
+@DIR_OPTION
+def halt_cmd(lab: str, labdir) -> None:
+    """Stop a lab's machines, keeping them (and their disks) for the next `up`."""
+    from labctl import lifecycle
+
+    resolved, labdir = _resolve(lab, labdir=labdir)
+    with output.progress(f"halt {resolved.name}") as step:
+        lifecycle.halt(resolved, labdir, step)
+    output.say(f"{resolved.name}: halted")
+
+
 @click.command("down", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl down smoke\n  labctl down smoke --force   # also when .vagrant is gone")
 @lab_argument
 @DIR_OPTION

@@ -18,6 +18,7 @@ COMMANDS = {
     "provision": ("labctl.cli.lab", "provision_cmd", "Run or rerun a lab's Ansible phases."),
     "verify": ("labctl.cli.lab", "verify_cmd", "Run a lab's checks over SSH."),
     "status": ("labctl.cli.lab", "status_cmd", "Show a lab's nodes and phases."),
+    "halt": ("labctl.cli.lab", "halt_cmd", "Stop a lab's machines, keeping them."),
     "down": ("labctl.cli.lab", "down_cmd", "Destroy a lab's machines and networks."),
     "ssh": ("labctl.cli.lab", "ssh_cmd", "SSH into a node of a running lab."),
     "logs": ("labctl.cli.lab", "logs_cmd", "List or show a lab's logs."),

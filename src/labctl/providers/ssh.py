@@ -18,6 +18,9 @@ class SSHProvider:
     def up(self, lab: Lab, labdir: Path, progress) -> None:
         progress("existing machines: nothing to create")
 
+    def halt(self, lab: Lab, labdir: Path, progress) -> None:
+        progress("existing machines are not stopped by labctl")
+
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         return {n.name: "external" for n in lab.nodes}
 

@@ -49,6 +49,12 @@ class VagrantProvider:
                     if self.name == "libvirt":  # also when a machine failed: its networks exist
                         libvirt_state.remember(labdir)
 
+    def halt(self, lab: Lab, labdir: Path, progress) -> None:
+        if (labdir / ".vagrant").is_dir():
+            progress("vagrant halt")
+            with _client(labdir) as client:
+                client.halt()
+
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         if not (labdir / ".vagrant").is_dir():
             return {n.name: "not created" for n in lab.nodes}

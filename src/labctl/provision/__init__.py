@@ -51,9 +51,11 @@ def playbooks(lab: Lab, phase: PhaseSpec) -> list[Path]:
 
 
 def input_hash(lab: Lab, labdir: Path, phase: PhaseSpec) -> str:
-    """What a phase depends on: its settings, its playbooks and the lab's inventory."""
+    """What a phase depends on: its settings, its playbooks, the lab's inventory, and the
+    machines themselves (Vagrant's machine ids), so a recreated machine is provisioned again."""
     digest = hashlib.sha256(json.dumps(phase.model_dump(mode="json"), sort_keys=True).encode())
-    files = [*playbooks(lab, phase), *sorted((labdir / "inventory").glob("*"))]
+    machines = sorted((labdir / ".vagrant" / "machines").glob("*/*/id"))
+    files = [*playbooks(lab, phase), *sorted((labdir / "inventory").glob("*")), *machines]
     for path in files:
         digest.update(path.read_bytes() if path.is_file() else str(path).encode())
     return digest.hexdigest()

@@ -20,7 +20,7 @@ Every timed command is a fresh process, timed around its spawn and os.wait4 as p
 does; times are medians. One uncounted warm-up precedes the re-up and ansible-cfg runs; the
 cold ups have none (each costs half a minute), only a warm-up of the tools' files. Exit 0
 when everything ran, even over budget; 1 when a command failed; 2 when a tool is missing
-or the options are wrong.
+or the options are wrong; 130 when interrupted (after destroying the lab).
 """
 
 from __future__ import annotations
@@ -459,8 +459,12 @@ def playbook_run(b: Bench, books: list[Path], own: str, config: Path, cold: bool
     labctl's config, 60 s in Ansible's default ssh_args); the sockets found are counted.
     Cold: a new socket directory every run, and for labctl's config an emptied fact cache.
     """
-    sockets = b.work / "cp" / (f"{own}-{tag}" if cold else own)
-    sockets.mkdir(parents=True, exist_ok=True)
+    (b.work / "cp").mkdir(exist_ok=True)
+    if cold:  # a directory never used before
+        sockets = Path(tempfile.mkdtemp(prefix=f"{own}-{tag}-", dir=b.work / "cp"))
+    else:
+        sockets = b.work / "cp" / own
+        sockets.mkdir(exist_ok=True)
     env = {**b.env, "ANSIBLE_CONFIG": str(config), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(sockets), "ANSIBLE_NOCOLOR": "1"}
     if own == "defaults":
         # Without it Ansible asks whether to trust each new host key and waits for an answer.
@@ -488,7 +492,7 @@ def format_line(r: Result) -> list[str]:
         line = (f"{r.name}: labctl ansible.cfg {ours}, {r.base_label} {_stats(r.base_times, r.base_cpu, 2)}; "
                 f"ratio defaults/labctl {r.ratio:.2f}x")
         line += f", budget >= {r.limit:g}x: {_verdict(r)}" if r.budget else " (no budget)"
-        if r.budget:  # warm: did the runs find their SSH connections still open?
+        if r.live or r.base_live:  # warm: all open, cold: none
             nodes = 3 * len(r.times)
             line += f"; SSH masters open at start: labctl {sum(r.live)}/{nodes}, defaults {sum(r.base_live)}/{nodes}"
         return [line]
@@ -670,4 +674,8 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt:  # main's `finally` has run `labctl down --force` already
+        print("interrupted: the benchup lab was destroyed, no report", file=sys.stderr)
+        sys.exit(130)

@@ -38,7 +38,8 @@ def _isolated_home(tmp_path_factory):
         yield
 
 
-def _missing(reason: str, ci_var: str) -> None:
+def skip_or_fail(reason: str, ci_var: str = "LABCTL_REQUIRE_INTEGRATION") -> None:
+    """Skip with `reason`, or fail when `ci_var` is 1 (CI: nothing may be skipped there)."""
     if os.environ.get(ci_var) == "1":
         pytest.fail(f"{reason} (required here: {ci_var}=1)")
     pytest.skip(reason)
@@ -48,13 +49,13 @@ def need_tools(*tools: str) -> None:
     """Skip when a real tool is missing; fail instead when LABCTL_REQUIRE_INTEGRATION=1 (CI)."""
     missing = [t for t in tools if not shutil.which(t)]
     if missing:
-        _missing(f"needs {', '.join(missing)} on PATH", "LABCTL_REQUIRE_INTEGRATION")
+        skip_or_fail(f"needs {', '.join(missing)} on PATH", "LABCTL_REQUIRE_INTEGRATION")
 
 
 def need_shared() -> Path:
     """../shared holds reference material; absent in a user's clone, required in CI."""
     if not SHARED.is_dir():
-        _missing(f"reference material not found at {SHARED}", "LABCTL_REQUIRE_SHARED")
+        skip_or_fail(f"reference material not found at {SHARED}", "LABCTL_REQUIRE_SHARED")
     return SHARED
 
 

@@ -13,22 +13,10 @@ from pathlib import Path
 import pytest
 
 import labctl.boxes as boxes
+from conftest import need_tools, skip_or_fail
 from labctl import proc
 from labctl.boxes import host, vagrantbox, workspace
 from labctl.errors import LabBusy, LabctlError, ToolMissing, UsageError
-
-
-def need_tools(*tools: str) -> None:
-    """Skip when a tool is missing; fail instead when LABCTL_REQUIRE_INTEGRATION=1."""
-    missing = [tool for tool in tools if shutil.which(tool) is None]
-    if missing:
-        _skip_or_fail(f"needs {', '.join(missing)} on PATH")
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("LABCTL_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
 
 
 @pytest.fixture
@@ -208,9 +196,9 @@ def _docker(*args: str, check: bool = True) -> proc.Outcome:
 def docker_box():
     need_tools("docker", "vagrant", "debootstrap")
     if _docker("info", check=False).returncode != 0:
-        _skip_or_fail("the Docker daemon is not running")
+        skip_or_fail("the Docker daemon is not running")
     if os.geteuid() != 0 and not boxes.box_exists("docker"):
-        _skip_or_fail("building the box needs root (debootstrap)")
+        skip_or_fail("building the box needs root (debootstrap)")
     return boxes.build_box("docker", force=False)
 
 

@@ -18,14 +18,16 @@ containers benchup-smoke-N), with LABCTL_HOME in a temporary directory:
 
 Every timed command is a fresh process, timed around its spawn and os.wait4 as probe.py
 does; times are medians. One uncounted warm-up precedes the re-up and ansible-cfg runs; the
-cold ups have none (each costs half a minute), only a warm-up of the tools' files. Exit 0
-when everything ran, even over budget; 1 when a command failed; 2 when a tool is missing
-or the options are wrong; 130 when interrupted (after destroying the lab).
+cold ups have none (each costs 15-50 s and a destroy), only a warm-up of the tools' files. Exit 0
+when everything ran, even over budget; 1 when a command failed; 2 when a tool is missing,
+the options are wrong or another up.py is running; 130 when interrupted (after destroying
+the lab).
 """
 
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import pstats
@@ -60,6 +62,9 @@ checks:
     command: getent hosts smoke-3
     expect: "^192\\\\.168\\\\.77\\\\.13\\\\s+smoke-3"
 """
+# One run at a time per machine: two would share the lab name, containers and subnet, and
+# each one's `labctl down --force` would destroy the other's machines.
+LOCK = Path(tempfile.gettempdir()) / "labctl-bench-up.lock"
 PLAYBOOKS = [REPO / "ansible" / "common.yml", REPO / "ansible" / "smoke.yml"]  # labctl's phases for smoke
 TEN_TASKS = Path(__file__).with_name("ten_tasks.yml")
 PROFILE_MIN, PROFILE_TOP = 0.02, 16  # profile rows: labctl functions with >= 2% of the run, at most 16
@@ -153,6 +158,13 @@ class Bench:
     def labctl_cmd(self, *args: str) -> tuple[float, float]:
         return self.timed([self.labctl, *args], self.work)
 
+    def save_lab_logs(self) -> None:
+        """Copy the lab's own logs (vagrant.log, ansible runs) next to ours before `down` removes them."""
+        for name in ("logs", "runs"):
+            source = self.labdir / ".labctl" / name
+            if source.is_dir():
+                shutil.copytree(source, self.work / "logs" / f"{self.logs:03d}-lab-{name}", dirs_exist_ok=True)
+
     def down(self) -> None:
         """Destroy labctl's lab and every leftover of benchup's: its label's containers, its subnet's network."""
         self.labctl_cmd("down", str(self.spec), "--force")
@@ -233,6 +245,9 @@ def cold_labctl(b: Bench) -> tuple[float, float]:
     shutil.rmtree(b.labdir, ignore_errors=True)
     try:
         return b.labctl_cmd("up", str(b.spec))
+    except CommandError:
+        b.save_lab_logs()
+        raise
     finally:
         b.down()
 
@@ -306,6 +321,7 @@ def measure_reup(b: Bench, runs: int, breakdown: list) -> Result:
         if b.strace:
             breakdown.append(traced(b, "re-up", ["up", str(b.spec)]))
     except CommandError as exc:
+        b.save_lab_logs()
         r.error = str(exc)
     return r
 
@@ -631,6 +647,12 @@ def main(argv: list[str]) -> int:
         return 2
     if subprocess.run([found["docker"], "image", "inspect", IMAGE], capture_output=True).returncode != 0:
         print(f"docker image {IMAGE} not found: labctl box build --provider docker", file=sys.stderr)
+        return 2
+    lock = open(LOCK, "a")  # noqa: SIM115 - held until the process exits
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        print(f"another bench/up.py is running on this machine (lock {LOCK}): both would use the lab benchup", file=sys.stderr)
         return 2
     signal.signal(signal.SIGTERM, _on_term)
     work = Path(tempfile.mkdtemp(prefix="labctl-bench-up-"))

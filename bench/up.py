@@ -14,7 +14,7 @@ containers benchup-smoke-N), with LABCTL_HOME in a temporary directory:
 2. re-up: `labctl up SPEC` again on the unchanged running lab. Budget: <= 3 s.
 3. ansible-cfg: on the running lab, ansible-playbook with labctl's rendered ansible.cfg
    against Ansible's defaults (an empty ANSIBLE_CONFIG), same inventory and hosts.
-   Budget: defaults / labctl >= 1.5.
+   Budget: defaults / labctl >= 1.5. Also shown: labctl's config with strategy = linear.
 
 Every timed command is a fresh process, timed around its spawn and os.wait4 as probe.py
 does; times are medians. One uncounted warm-up precedes the re-up and ansible-cfg runs; the
@@ -432,37 +432,58 @@ def _root_exit(trace: Path) -> int | None:
 def measure_ansible(b: Bench, runs: int) -> list[Result]:
     """labctl's ansible.cfg vs an empty one, warm and cold, for two playbook sets.
 
-    Within one playbook set the four kinds of run (warm/cold x labctl/defaults) take turns,
-    one of each per round, starting one place later every round: a burst of load from
-    elsewhere on the machine then falls on all four rather than on one. Round 0 is the warm-up.
+    A third config, labctl's with `strategy = linear` (no mitogen), runs warm as well, so the
+    report shows what mitogen adds and what the rest of labctl's settings do without it.
+    Within one playbook set the five kinds of run take turns, one of each per round, starting
+    one place later every round: a burst of load from elsewhere on the machine then falls on
+    all of them rather than on one. Round 0 is the warm-up.
     """
     empty = b.work / "empty-ansible.cfg"
     empty.write_text("")
+    configs = {"labctl": b.labdir / "ansible.cfg", "linear": linear_config(b.labdir), "defaults": empty}
     sets = {"ten_tasks.yml": [TEN_TASKS], "common.yml+smoke.yml": PLAYBOOKS}
-    kinds = [("warm", "labctl"), ("warm", "defaults"), ("cold", "labctl"), ("cold", "defaults")]
+    kinds = [("warm", "labctl"), ("warm", "defaults"), ("cold", "labctl"), ("warm", "linear"), ("cold", "defaults")]
     results = []
     for title, books in sets.items():
-        by_temp = {
-            temp: Result(f"ansible-cfg {title}" + (" cold" if temp == "cold" else ""), f"ansible-playbook {title} on the running lab",
-                         base_label="Ansible defaults", budget="ratio>=" if temp == "warm" else None,
-                         limit=1.5 if temp == "warm" else None)
-            for temp in ("warm", "cold")
+        rows = {  # (temperature, labctl-side config) -> its line; the defaults' runs go to every line of their temperature
+            ("warm", "labctl"): Result(f"ansible-cfg {title}", f"ansible-playbook {title} on the running lab",
+                                       base_label="Ansible defaults", budget="ratio>=", limit=1.5),
+            ("warm", "linear"): Result(f"ansible-cfg {title} linear", f"the same, labctl's ansible.cfg with strategy = linear",
+                                       base_label="Ansible defaults"),
+            ("cold", "labctl"): Result(f"ansible-cfg {title} cold", f"ansible-playbook {title}, new SSH connections",
+                                       base_label="Ansible defaults"),
         }
         try:
             for i in range(runs + 1):
-                for temp, own in kinds[i % 4:] + kinds[: i % 4]:
-                    config = b.labdir / "ansible.cfg" if own == "labctl" else empty
-                    seconds, cpu, live = playbook_run(b, books, own, config, temp == "cold", str(i))
-                    if i:
-                        r = by_temp[temp]
-                        (r.times if own == "labctl" else r.base_times).append(seconds)
-                        (r.cpu if own == "labctl" else r.base_cpu).append(cpu)
-                        (r.live if own == "labctl" else r.base_live).append(live)
+                for temp, own in kinds[i % len(kinds):] + kinds[: i % len(kinds)]:
+                    seconds, cpu, live = playbook_run(b, books, own, configs[own], temp == "cold", str(i))
+                    if not i:
+                        continue
+                    for (row_temp, row_own), r in rows.items():
+                        if row_temp == temp and own in (row_own, "defaults"):
+                            base = own == "defaults"
+                            (r.base_times if base else r.times).append(seconds)
+                            (r.base_cpu if base else r.cpu).append(cpu)
+                            (r.base_live if base else r.live).append(live)
         except CommandError as exc:
-            for r in by_temp.values():
+            for r in rows.values():
                 r.error = str(exc)
-        results += by_temp.values()
+        results += rows.values()
     return results
+
+
+def linear_config(labdir: Path) -> Path:
+    """labctl's rendered ansible.cfg with Ansible's own linear strategy instead of mitogen's.
+
+    Written beside it, so that its relative paths (inventory, fact cache) mean the same."""
+    text = (labdir / "ansible.cfg").read_text()
+    text = re.sub(r"(?m)^strategy_plugins = .*\n", "", text)
+    text, found = re.subn(r"(?m)^strategy = .*$", "strategy = linear", text)
+    if not found:
+        raise CommandError(f"{labdir / 'ansible.cfg'} names no strategy")
+    path = labdir / "ansible-linear.cfg"
+    path.write_text(text)
+    return path
 
 
 def playbook_run(b: Bench, books: list[Path], own: str, config: Path, cold: bool, tag: str) -> tuple[float, float, int]:

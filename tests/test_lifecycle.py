@@ -77,6 +77,17 @@ def test_hosts_file_lists_every_node(smoke_up):
     assert out.stdout.split()[:2] == ["192.168.56.13", "smoke-3"]
 
 
+@pytest.mark.parametrize("strategy", ["linear", "mitogen_free"])
+def test_other_ansible_strategies_provision_the_lab_too(smoke_up, tmp_path, strategy):
+    """The default run above used mitogen_linear; the spec's ansible.strategy switches it."""
+    spec = tmp_path / "lab.yaml"
+    spec.write_text(f"name: smoke\nextends: smoke\nansible: {{strategy: {strategy}}}\n")
+    result = labctl("provision", str(spec), "--from", "common")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"\nstrategy = {strategy}\n" in (smoke_dir() / "ansible.cfg").read_text()
+    assert "PASS smoke-2 resolves smoke-3 on smoke-2" in result.stdout
+
+
 def test_concurrent_up_is_refused(smoke_up, tmp_path):
     holder = subprocess.Popen([sys.executable, "-m", "labctl", "provision", "smoke", "--only", "smoke"], stderr=subprocess.PIPE, text=True)
     try:

@@ -23,7 +23,7 @@ class Finding:
 
 
 def diagnose(lab: Lab | None) -> list[Finding]:
-    findings = [_vagrant(), _vagrant_plugins(), _docker(), _ansible(), _box()]
+    findings = [_vagrant(), _vagrant_plugins(), _docker(), _ansible(), _mitogen(), _box()]
     if lab is not None:
         findings += [_resources(lab), *_subnets(lab)]
     return findings
@@ -65,6 +65,19 @@ def _ansible() -> Finding:
         return Finding("ansible", FAIL, f"{playbook} missing: reinstall labctl (it depends on ansible-core)")
     out = proc.run([str(playbook), "--version"], check=False)
     return Finding("ansible", OK if not out.returncode else FAIL, out.output.splitlines()[0] if out.output else "no output")
+
+
+def _mitogen() -> Finding:
+    from importlib import metadata
+
+    from labctl.errors import ToolMissing
+    from labctl.render import mitogen_strategy_dir
+
+    try:
+        where = mitogen_strategy_dir()
+    except ToolMissing as err:
+        return Finding("mitogen", WARN, f"{err.render()}; labs then need ansible.strategy: linear")
+    return Finding("mitogen", OK, f"mitogen {metadata.version('mitogen')}: {where}")
 
 
 def _box() -> Finding:

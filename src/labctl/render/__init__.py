@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labctl import paths
+from labctl.errors import ToolMissing
 from labctl.fsutil import write_atomic
 from labctl.render import escape, inventory, secrets
 from labctl.spec import Lab
@@ -99,7 +100,25 @@ def _labctl_inventory(lab: Lab) -> str:
 
 def _ansible_cfg(lab: Lab) -> str:
     forks = min(50, max(10, len(lab.nodes)))
-    return _env().get_template("templates/ansible.cfg.j2").render(lab=lab, forks=forks)
+    strategy = lab.spec.ansible.strategy
+    plugins = mitogen_strategy_dir() if strategy.startswith("mitogen") else None
+    return _env().get_template("templates/ansible.cfg.j2").render(
+        lab=lab, forks=forks, strategy=strategy, strategy_plugins=plugins)
+
+
+def mitogen_strategy_dir() -> str:
+    """Where the installed mitogen keeps its strategy plugins (found without importing it)."""
+    import importlib.util
+
+    found = importlib.util.find_spec("ansible_mitogen")
+    if found is None or not found.submodule_search_locations:
+        raise ToolMissing("ansible.strategy needs the mitogen package, which is not installed",
+                          "reinstall labctl (it depends on mitogen), or set ansible.strategy: linear")
+    path = str(Path(found.submodule_search_locations[0]) / "plugins" / "strategy")
+    if not path.isprintable() or any(c in path for c in "%;#"):
+        raise ToolMissing(f"mitogen is installed under a path ansible.cfg cannot hold: {path!r}",
+                          "install labctl in a plain directory, or set ansible.strategy: linear")
+    return path
 
 
 def _record(lab: Lab) -> str:

@@ -448,7 +448,7 @@ def measure_ansible(b: Bench, runs: int) -> list[Result]:
         rows = {  # (temperature, labctl-side config) -> its line; the defaults' runs go to every line of their temperature
             ("warm", "labctl"): Result(f"ansible-cfg {title}", f"ansible-playbook {title} on the running lab",
                                        base_label="Ansible defaults", budget="ratio>=", limit=1.5),
-            ("warm", "linear"): Result(f"ansible-cfg {title} linear", f"the same, labctl's ansible.cfg with strategy = linear",
+            ("warm", "linear"): Result(f"ansible-cfg {title} linear", "the same, labctl's ansible.cfg with strategy = linear",
                                        base_label="Ansible defaults"),
             ("cold", "labctl"): Result(f"ansible-cfg {title} cold", f"ansible-playbook {title}, new SSH connections",
                                        base_label="Ansible defaults"),

@@ -139,3 +139,16 @@ def test_real_ansible_runs_under_the_rendered_strategy(strategy, tmp_path):
     run = subprocess.run(["ansible-playbook", "-v", str(play)], cwd=out, env=env, capture_output=True, text=True)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     assert "ok=2" in run.stdout
+
+
+def test_ssh_control_directory_is_made_private(tmp_path, monkeypatch):
+    """ssh_args name ControlPath=~/.ansible/cp/labctl-%C, and ssh fails when that directory is missing.
+    `~` there is the passwd entry's home (as ssh reads it), here pointed at an empty directory."""
+    import pwd
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_dir=str(tmp_path / "home")))
+    text = (_render("smoke", tmp_path).directory / "ansible.cfg").read_text()
+    assert "-o ControlPath=~/.ansible/cp/labctl-%C " in text
+    control = tmp_path / "home" / ".ansible" / "cp"
+    assert control.is_dir() and control.stat().st_mode & 0o777 == 0o700

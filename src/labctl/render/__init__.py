@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class Rendered:
 def render_lab(lab: Lab, outdir: Path) -> Rendered:
     """Write every file of the lab directory atomically; unchanged files are left alone."""
     outdir.mkdir(parents=True, exist_ok=True)
+    _ssh_control_dir()
     values = secrets.materialize(dict(lab.spec.secrets), outdir)
     fill = functools.partial(secrets.fill, values=values, source=lab.source)
     private = 0o600 if values else 0o644
@@ -104,6 +106,14 @@ def _ansible_cfg(lab: Lab) -> str:
     plugins = mitogen_strategy_dir() if strategy.startswith("mitogen") else None
     return _env().get_template("templates/ansible.cfg.j2").render(
         lab=lab, forks=forks, strategy=strategy, strategy_plugins=plugins)
+
+
+def _ssh_control_dir() -> None:
+    """ansible.cfg's ssh_args name ControlPath=~/.ansible/cp/labctl-%C for Ansible and mitogen alike,
+    and ssh does not create the directory. `~` is the passwd entry's home, as ssh reads it."""
+    import pwd
+
+    (Path(pwd.getpwuid(os.getuid()).pw_dir) / ".ansible" / "cp").mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def mitogen_strategy_dir() -> str:

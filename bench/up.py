@@ -475,6 +475,11 @@ def measure_ansible(b: Bench, runs: int) -> list[Result]:
     return results
 
 
+# A Unix socket path holds 107 bytes: ssh's ControlPath %C is 40 characters, and ssh adds a
+# 17-character suffix while it sets up a master.
+SOCKET_ROOM = 107 - 1 - 40 - 17
+
+
 def control_path_in(config: Path, sockets: Path) -> str:
     """The config's ssh_args with its ControlPath moved into `sockets`."""
     found = re.search(r"(?m)^ssh_args = (.*)$", config.read_text())
@@ -510,10 +515,12 @@ def playbook_run(b: Bench, books: list[Path], own: str, config: Path, cold: bool
     """
     (b.work / "cp").mkdir(exist_ok=True)
     if cold:  # a directory never used before
-        sockets = Path(tempfile.mkdtemp(prefix=f"{own}-{tag}-", dir=b.work / "cp"))
+        sockets = Path(tempfile.mkdtemp(prefix=f"{own[0]}{tag}", dir=b.work / "cp"))  # short: see SOCKET_ROOM
     else:
         sockets = b.work / "cp" / own
         sockets.mkdir(exist_ok=True)
+    if len(str(sockets)) > SOCKET_ROOM:
+        raise CommandError(f"{sockets}: too long for SSH control sockets (at most {SOCKET_ROOM} characters): set TMPDIR to a short path")
     env = {**b.env, "ANSIBLE_CONFIG": str(config), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(sockets), "ANSIBLE_NOCOLOR": "1"}
     if own != "defaults":  # labctl's ssh_args name their own ControlPath: the same args, this run's directory
         env["ANSIBLE_SSH_ARGS"] = control_path_in(config, sockets)

@@ -88,6 +88,21 @@ def test_other_ansible_strategies_provision_the_lab_too(smoke_up, tmp_path, stra
     assert "PASS smoke-2 resolves smoke-3 on smoke-2" in result.stdout
 
 
+def test_endpoints_from_docker_match_vagrant_ssh_config(smoke_up, tmp_path):
+    """`up` reads SSH endpoints from Docker's port map; Vagrant's own answer must be the same."""
+    from labctl.providers import get
+    from labctl.spec import load_lab
+
+    lab, _ = load_lab("smoke")
+    provider = get("docker")
+    from_docker = provider.endpoints(lab, smoke_dir())
+    assert from_docker == provider.vagrant_endpoints(lab, smoke_dir())
+    assert sorted(e.port for e in from_docker.values()) == sorted({e.port for e in from_docker.values()})
+    from labctl.providers import docker_state
+
+    assert docker_state.endpoints(lab, tmp_path) is None  # not this directory's containers: ask Vagrant
+
+
 def test_concurrent_up_is_refused(smoke_up, tmp_path):
     holder = subprocess.Popen([sys.executable, "-m", "labctl", "provision", "smoke", "--only", "smoke"], stderr=subprocess.PIPE, text=True)
     try:
@@ -177,6 +192,20 @@ def test_missing_image_is_one_clear_line(smoke_up, tmp_path):
     result = labctl("up", str(spec))
     assert result.returncode == 3
     assert result.stderr == "labctl: error: docker image example/no-such-image:1 is not on this machine (docker pull example/no-such-image:1, or build it)\n"
+
+
+def test_same_lab_under_another_home_is_stopped_before_boot(smoke_up, tmp_path):
+    """Container names are <lab>-<node>: the running smoke lab belongs to this session's LABCTL_HOME."""
+    before = sorted(_containers())
+    other = tmp_path / "other-home"
+    result = labctl("up", "smoke", env={**os.environ, "LABCTL_HOME": str(other)})
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"labctl: error: docker container smoke-smoke-1 exists, but {other}/labs/smoke did not create it "
+        "(a leftover of this lab: `labctl down smoke --force`; another lab directory's lab of the same name: "
+        "give this lab another `name`)\n"
+    )
+    assert sorted(_containers()) == before
 
 
 def test_failed_vagrant_run_reports_command_and_log(smoke_up, tmp_path):

@@ -49,3 +49,29 @@ def test_missing_box_says_how_to_get_it(tmp_path):
         get("virtualbox").check(lab, tmp_path)
     assert info.value.render() == "vagrant box centos/7 (virtualbox) is not installed (vagrant box add centos/7 --provider virtualbox)"
     assert info.value.exit_code == 3
+
+
+@pytest.mark.integration
+def test_libvirt_without_virsh_says_what_to_install(tmp_path, monkeypatch):
+    """A PATH with vagrant but no virsh, as on a host without libvirt."""
+    import shutil
+
+    need_tools("vagrant")
+    vagrant = shutil.which("vagrant")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "vagrant").symlink_to(vagrant)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with pytest.raises(ToolMissing) as info:
+        get("libvirt").check(_lab(tmp_path, 1, "libvirt"), tmp_path)
+    assert info.value.render().startswith("`virsh` was not found on PATH (apt-get install -y --no-install-recommends vagrant-libvirt ")
+
+
+@pytest.mark.libvirt
+def test_libvirt_check_passes_where_libvirt_is_set_up(tmp_path):
+    """This machine's kind has vagrant-libvirt, virsh and the labctl/debian12 libvirt box (.ci/setup-libvirt.sh)."""
+    need_tools("vagrant", "virsh")
+    from labctl.boxes import box_exists
+
+    if not box_exists("libvirt"):
+        need_tools("labctl-libvirt-box-built")
+    get("libvirt").check(_lab(tmp_path, 1, "libvirt"), tmp_path)

@@ -26,7 +26,10 @@ def test_builtin_labs_are_the_four():
 
 
 @pytest.mark.parametrize("name", LABS)
-def test_rendered_files_match_golden(name, tmp_path, golden):
+def test_rendered_files_match_golden(name, tmp_path, golden, monkeypatch):
+    import labctl.render
+
+    monkeypatch.setattr(labctl.render, "_control_path", lambda: labctl.render.CONTROL_PATH)  # not the home's length
     out = _render(name, tmp_path).directory
     inventory = "inventory/hosts" if name == "openshift" else "inventory/hosts.yml"
     for rel in [*FILES, inventory]:
@@ -141,14 +144,24 @@ def test_real_ansible_runs_under_the_rendered_strategy(strategy, tmp_path):
     assert "ok=2" in run.stdout
 
 
-def test_ssh_control_directory_is_made_private(tmp_path, monkeypatch):
-    """ssh_args name ControlPath=~/.ansible/cp/labctl-%C, and ssh fails when that directory is missing.
-    `~` there is the passwd entry's home (as ssh reads it), here pointed at an empty directory."""
+@pytest.mark.parametrize("short", [True, False], ids=["short-home", "long-home"])
+def test_ssh_control_path_fits_a_unix_socket(tmp_path, monkeypatch, short):
+    """ssh_args name ControlPath=~/.ansible/cp/%C; ssh fails when that directory is missing or when
+    the socket path passes 107 bytes. `~` is the passwd entry's home (as ssh reads it), faked here."""
     import pwd
+    import shutil
+    import tempfile
+    from pathlib import Path
     from types import SimpleNamespace
 
-    monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_dir=str(tmp_path / "home")))
-    text = (_render("smoke", tmp_path).directory / "ansible.cfg").read_text()
-    assert "-o ControlPath=~/.ansible/cp/labctl-%C " in text
-    control = tmp_path / "home" / ".ansible" / "cp"
-    assert control.is_dir() and control.stat().st_mode & 0o777 == 0o700
+    home = Path(tempfile.mkdtemp(prefix="lh", dir="/tmp")) if short else tmp_path / ("x" * 60)
+    try:
+        monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_dir=str(home)))
+        text = (_render("smoke", tmp_path).directory / "ansible.cfg").read_text()
+        assert ("-o ControlPersist=120s -o ControlPath=~/.ansible/cp/%C -o " in text) is short
+        assert "-o ControlMaster=auto -o ControlPersist=120s -o " in text
+        control = home / ".ansible" / "cp"
+        assert control.is_dir() and control.stat().st_mode & 0o777 == 0o700
+    finally:
+        if short:
+            shutil.rmtree(home)

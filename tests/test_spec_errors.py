@@ -49,7 +49,7 @@ def test_user_config_may_not_define_nodes(tmp_path):
     config.write_text("nodes: {a: {}}\n")
     with pytest.raises(SpecError) as info:
         load_lab("smoke", user_config=config)
-    assert info.value.problems == [f"{config}:1:1: nodes: not allowed in user config (allowed: defaults, provider, providers, params)"]
+    assert info.value.problems == [f"{config}:1:1: nodes: not allowed in user config (allowed: defaults, provider, providers, params, ansible)"]
 
 
 def test_extends_loop(tmp_path):
@@ -66,3 +66,22 @@ def test_address_pool_exhausted(tmp_path):
     with pytest.raises(SpecError) as info:
         load_lab(str(spec))
     assert info.value.problems == [f"{spec}:2:12: networks.lab: network 10.0.0.0/30 has no free address left for automatic assignment (3 nodes need one)"]
+
+
+def test_user_config_may_pick_the_ansible_strategy(tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text("ansible: {strategy: linear}\n")
+    lab, _ = load_lab("smoke", user_config=config)
+    assert lab.spec.ansible.strategy == "linear"
+    assert load_lab("smoke")[0].spec.ansible.strategy == "mitogen_linear"
+
+
+def test_emulated_libvirt_refuses_host_passthrough():
+    with pytest.raises(SpecError) as info:
+        load_lab("smoke", sets=["providers.libvirt.driver=qemu", "providers.libvirt.cpu_mode=host-passthrough"])
+    assert info.value.problems == [
+        "--set providers.libvirt.cpu_mode: providers.libvirt.cpu_mode: host-passthrough needs KVM, and driver is qemu "
+        "(emulation): leave cpu_mode unset or use host-model, or set driver: kvm where /dev/kvm works"
+    ]
+    lab, _ = load_lab("smoke", sets=["providers.libvirt.driver=qemu", "providers.libvirt.cpu_mode=host-model"])
+    assert lab.spec.providers.libvirt.cpu_mode == "host-model"

@@ -5,13 +5,17 @@ Containers carry the label org.labctl.lab=<lab> and the name <lab>-<node> (see V
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 
 from labctl import proc
-from labctl.errors import ToolMissing
+from labctl.errors import LabctlError, ToolMissing
 from labctl.spec import Lab
+from labctl.verify import Endpoint
 
 LABEL = "org.labctl.lab"
+SSH_PORT = re.compile(r"^127\.0\.0\.1:(\d+)->22/tcp$")
 
 
 def check_images(images: list[str]) -> None:
@@ -20,6 +24,48 @@ def check_images(images: list[str]) -> None:
         if proc.run(["docker", "image", "inspect", image], check=False).returncode != 0:
             hint = "run `labctl box build --provider docker`" if image.startswith("labctl/") else f"docker pull {image}, or build it"
             raise ToolMissing(f"docker image {image} is not on this machine", hint)
+
+
+def check_names(lab: Lab, labdir: Path) -> None:
+    """Containers are named <lab>-<node>. One that this lab directory's .vagrant did not create
+    (a lab of the same name under another LABCTL_HOME, or a deleted lab directory) would make
+    `vagrant up` fail on Docker's "name already in use": say so before booting."""
+    ours = {p.read_text().strip() for p in (labdir / ".vagrant" / "machines").glob("*/docker/id") if p.is_file()}
+    wanted = {f"{lab.name}-{n.name}" for n in lab.nodes}
+    out = proc.run(["docker", "ps", "-a", "--no-trunc", "--filter", f"name={lab.name}-", "--format", "{{.ID}}\t{{.Names}}"]).output
+    existing = {name: cid for cid, _, name in (line.partition("\t") for line in out.splitlines())}
+    for name in sorted(wanted & existing.keys()):
+        if existing[name] not in ours:
+            raise LabctlError(
+                f"docker container {name} exists, but {labdir} did not create it",
+                f"a leftover of this lab: `labctl down {lab.name} --force`; another lab directory's lab of the "
+                "same name: give this lab another `name`",
+            )
+
+
+def endpoints(lab: Lab, labdir: Path) -> dict[str, Endpoint] | None:
+    """Each node's SSH endpoint from Docker's port map, from one `docker ps` instead of starting
+    Vagrant (about 2 s): 127.0.0.1, the forwarded port, user vagrant and Vagrant's insecure key,
+    which is what `vagrant ssh-config` reports (the Vagrantfile sets insert_key = false).
+    None when anything is not so, such as a container this lab directory did not create:
+    the caller then asks Vagrant."""
+    key = Path(os.environ.get("VAGRANT_HOME") or Path.home() / ".vagrant.d") / "insecure_private_key"
+    if not key.is_file():
+        return None
+    out = proc.run(["docker", "ps", "--no-trunc", "--filter", f"label={LABEL}={lab.name}",
+                    "--format", "{{.ID}}\t{{.Names}}\t{{.Ports}}"]).output
+    running = {}
+    for line in out.splitlines():
+        cid, name, ports = (line.split("\t") + ["", ""])[:3]
+        running[name] = (cid, [m.group(1) for p in ports.split(", ") if (m := SSH_PORT.match(p))])
+    found = {}
+    for node in lab.nodes:
+        cid, ports = running.get(f"{lab.name}-{node.name}", ("", []))
+        idfile = labdir / ".vagrant" / "machines" / node.name / "docker" / "id"
+        if len(ports) != 1 or not idfile.is_file() or idfile.read_text().strip() != cid:
+            return None
+        found[node.name] = Endpoint(node.name, "127.0.0.1", int(ports[0]), "vagrant", str(key))
+    return found
 
 
 def states(lab: Lab) -> dict[str, str]:

@@ -21,6 +21,8 @@ from labctl.verify import Endpoint
 LOG = Path(".labctl") / "logs" / "vagrant.log"
 SERIAL_BOUND = 4  # virtualbox boots one machine per `vagrant up`: this many at once
 BATCH = 25  # large labs boot in batches of this many machines
+LIBVIRT_HINT = ("apt-get install -y --no-install-recommends vagrant-libvirt libvirt-daemon-system qemu-system-x86 "
+                "qemu-utils dnsmasq-base, and start libvirtd (README: The libvirt path)")
 
 
 class VagrantProvider:
@@ -31,8 +33,12 @@ class VagrantProvider:
         proc.require("vagrant", "apt-get install -y --no-install-recommends vagrant (or see vagrantup.com)")
         if self.name == "docker":
             docker_state.check_images(sorted({n.image for n in lab.nodes}))
-        else:
-            _check_boxes(self.name, sorted({n.box for n in lab.nodes}))
+            docker_state.check_names(lab, labdir)
+            return
+        if self.name == "libvirt":
+            proc.require("virsh", LIBVIRT_HINT)
+            _check_plugin("vagrant-libvirt", LIBVIRT_HINT)
+        _check_boxes(self.name, sorted({n.box for n in lab.nodes}))
 
     def up(self, lab: Lab, labdir: Path, progress) -> None:
         names = [n.name for n in lab.nodes]
@@ -65,6 +71,13 @@ class VagrantProvider:
         return {n.name: found.get(n.name, "not created") for n in lab.nodes}
 
     def endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
+        found = docker_state.endpoints(lab, labdir) if self.name == "docker" else None
+        if found:
+            return found
+        return self.vagrant_endpoints(lab, labdir)
+
+    def vagrant_endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
+        """`vagrant ssh-config`, read with paramiko's parser."""
         import paramiko
 
         with _client(labdir) as client:
@@ -122,6 +135,14 @@ def _tail(log: Path) -> str:
         return proc.tail(log.read_text(errors="replace"))
     except OSError:
         return ""
+
+
+def _check_plugin(plugin: str, hint: str) -> None:
+    listed = proc.run(["vagrant", "plugin", "list"], check=False).output
+    if not any(line.split(" ", 1)[0] == plugin for line in listed.splitlines()):
+        from labctl.errors import ToolMissing
+
+        raise ToolMissing(f"the Vagrant plugin {plugin} is not installed", hint)
 
 
 def _check_boxes(provider: str, boxes: list[str]) -> None:

@@ -16,6 +16,7 @@ from labctl.render import escape, inventory, secrets
 from labctl.spec import Lab
 
 LAB_RECORD = Path(".labctl") / "lab.json"
+CONTROL_PATH = "~/.ansible/cp/%C"
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,6 @@ class Rendered:
 def render_lab(lab: Lab, outdir: Path) -> Rendered:
     """Write every file of the lab directory atomically; unchanged files are left alone."""
     outdir.mkdir(parents=True, exist_ok=True)
-    _ssh_control_dir()
     values = secrets.materialize(dict(lab.spec.secrets), outdir)
     fill = functools.partial(secrets.fill, values=values, source=lab.source)
     private = 0o600 if values else 0o644
@@ -105,15 +105,20 @@ def _ansible_cfg(lab: Lab) -> str:
     strategy = lab.spec.ansible.strategy
     plugins = mitogen_strategy_dir() if strategy.startswith("mitogen") else None
     return _env().get_template("templates/ansible.cfg.j2").render(
-        lab=lab, forks=forks, strategy=strategy, strategy_plugins=plugins)
+        lab=lab, forks=forks, strategy=strategy, strategy_plugins=plugins, control_path=_control_path())
 
 
-def _ssh_control_dir() -> None:
-    """ansible.cfg's ssh_args name ControlPath=~/.ansible/cp/labctl-%C for Ansible and mitogen alike,
-    and ssh does not create the directory. `~` is the passwd entry's home, as ssh reads it."""
+def _control_path() -> str | None:
+    """ssh's ControlPath for Ansible and mitogen alike (Ansible adds its own, mitogen none).
+
+    `~` is the passwd entry's home, as ssh reads it; ssh does not create the directory. A socket
+    path holds 107 bytes and ssh needs %C (40) plus a 17-character suffix: with a longer home,
+    None leaves the ControlPath to Ansible (mitogen then opens new connections every run)."""
     import pwd
 
-    (Path(pwd.getpwuid(os.getuid()).pw_dir) / ".ansible" / "cp").mkdir(mode=0o700, parents=True, exist_ok=True)
+    home = pwd.getpwuid(os.getuid()).pw_dir
+    (Path(home) / ".ansible" / "cp").mkdir(mode=0o700, parents=True, exist_ok=True)
+    return CONTROL_PATH if len(f"{home}/.ansible/cp/") + 40 + 17 <= 107 else None
 
 
 def mitogen_strategy_dir() -> str:

@@ -31,6 +31,7 @@ def cross_check(layer: Layer) -> list[Problem]:
         *_var_names(data, nodes),
         *_secret_refs(data),
         *_provider_extras(data),
+        *_libvirt_cpu(data),
     ]
 
 
@@ -206,6 +207,16 @@ def _strings(value, path: tuple) -> Iterator[tuple[tuple, str]]:
             yield from _strings(child, (*path, index))
     elif isinstance(value, str) and "${secret." in value:
         yield path, value
+
+
+def _libvirt_cpu(data: dict) -> Iterator[Problem]:
+    """QEMU emulation (driver qemu) has no host CPU to pass through: libvirt refuses the domain."""
+    libvirt = _dict(_dict(data.get("providers")).get("libvirt"))
+    if libvirt.get("driver") == "qemu" and libvirt.get("cpu_mode") == "host-passthrough":
+        yield ("providers", "libvirt", "cpu_mode"), (
+            "host-passthrough needs KVM, and driver is qemu (emulation): "
+            "leave cpu_mode unset or use host-model, or set driver: kvm where /dev/kvm works"
+        )
 
 
 def _provider_extras(data: dict) -> Iterator[Problem]:

@@ -522,15 +522,15 @@ def playbook_run(b: Bench, books: list[Path], own: str, config: Path, cold: bool
     if len(str(sockets)) > SOCKET_ROOM:
         raise CommandError(f"{sockets}: too long for SSH control sockets (at most {SOCKET_ROOM} characters): set TMPDIR to a short path")
     env = {**b.env, "ANSIBLE_CONFIG": str(config), "ANSIBLE_SSH_CONTROL_PATH_DIR": str(sockets), "ANSIBLE_NOCOLOR": "1"}
-    if own != "defaults":  # labctl's ssh_args name their own ControlPath: the same args, this run's directory
-        env["ANSIBLE_SSH_ARGS"] = control_path_in(config, sockets)
     if own == "defaults":
         # Without it Ansible asks whether to trust each new host key and waits for an answer.
         env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
         # Keeps the lab's throw-away host keys out of ~/.ssh/known_hosts (labctl's ssh_args do the same).
         env["ANSIBLE_SSH_EXTRA_ARGS"] = "-o UserKnownHostsFile=/dev/null"
-    elif cold:
-        shutil.rmtree(b.labdir / ".labctl" / "facts", ignore_errors=True)
+    else:  # labctl's ssh_args name their own ControlPath: the same args, this run's directory
+        env["ANSIBLE_SSH_ARGS"] = control_path_in(config, sockets)
+        if cold:
+            shutil.rmtree(b.labdir / ".labctl" / "facts", ignore_errors=True)
     if not cold:
         b.timed([str(Path(b.playbook).with_name("ansible")), "all", "-i", "inventory", "-m", "ansible.builtin.ping"], b.labdir, env)
     live = sum(1 for entry in sockets.iterdir() if entry.is_socket())

@@ -144,8 +144,8 @@ def test_real_ansible_runs_under_the_rendered_strategy(strategy, tmp_path):
     assert "ok=2" in run.stdout
 
 
-@pytest.mark.parametrize("short", [True, False], ids=["short-home", "long-home"])
-def test_ssh_control_path_fits_a_unix_socket(tmp_path, monkeypatch, short):
+@pytest.mark.parametrize("kind", ["short", "long", "unwritable"])
+def test_ssh_control_path_fits_a_unix_socket(tmp_path, monkeypatch, kind):
     """ssh_args name ControlPath=~/.ansible/cp/%C; ssh fails when that directory is missing or when
     the socket path passes 107 bytes. `~` is the passwd entry's home (as ssh reads it), faked here."""
     import pwd
@@ -154,14 +154,15 @@ def test_ssh_control_path_fits_a_unix_socket(tmp_path, monkeypatch, short):
     from pathlib import Path
     from types import SimpleNamespace
 
-    home = Path(tempfile.mkdtemp(prefix="lh", dir="/tmp")) if short else tmp_path / ("x" * 60)
+    home = {"short": lambda: Path(tempfile.mkdtemp(prefix="lh", dir="/tmp")),
+            "long": lambda: tmp_path / ("x" * 60), "unwritable": lambda: Path("/proc/labctl-none")}[kind]()
     try:
         monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_dir=str(home)))
         text = (_render("smoke", tmp_path).directory / "ansible.cfg").read_text()
-        assert ("-o ControlPersist=120s -o ControlPath=~/.ansible/cp/%C -o " in text) is short
+        assert ("-o ControlPersist=120s -o ControlPath=~/.ansible/cp/%C -o " in text) is (kind == "short")
         assert "-o ControlMaster=auto -o ControlPersist=120s -o " in text
         control = home / ".ansible" / "cp"
-        assert control.is_dir() and control.stat().st_mode & 0o777 == 0o700
+        assert (control.is_dir() and control.stat().st_mode & 0o777 == 0o700) is (kind == "short")
     finally:
-        if short:
+        if kind == "short":
             shutil.rmtree(home)

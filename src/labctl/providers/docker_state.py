@@ -30,7 +30,7 @@ def check_names(lab: Lab, labdir: Path) -> None:
     """Containers are named <lab>-<node>. One that this lab directory's .vagrant did not create
     (a lab of the same name under another LABCTL_HOME, or a deleted lab directory) would make
     `vagrant up` fail on Docker's "name already in use": say so before booting."""
-    ours = {p.read_text().strip() for p in (labdir / ".vagrant" / "machines").glob("*/docker/id") if p.is_file()}
+    ours = set(_vagrant_ids(labdir).values())
     wanted = {f"{lab.name}-{n.name}" for n in lab.nodes}
     out = proc.run(["docker", "ps", "-a", "--no-trunc", "--filter", f"name={lab.name}-", "--format", "{{.ID}}\t{{.Names}}"]).output
     existing = {name: cid for cid, _, name in (line.partition("\t") for line in out.splitlines())}
@@ -58,14 +58,19 @@ def endpoints(lab: Lab, labdir: Path) -> dict[str, Endpoint] | None:
     for line in out.splitlines():
         cid, name, ports = (line.split("\t") + ["", ""])[:3]
         running[name] = (cid, [m.group(1) for p in ports.split(", ") if (m := SSH_PORT.match(p))])
-    found = {}
+    ids, found = _vagrant_ids(labdir), {}
     for node in lab.nodes:
         cid, ports = running.get(f"{lab.name}-{node.name}", ("", []))
-        idfile = labdir / ".vagrant" / "machines" / node.name / "docker" / "id"
-        if len(ports) != 1 or not idfile.is_file() or idfile.read_text().strip() != cid:
+        if len(ports) != 1 or ids.get(node.name) != cid:
             return None
         found[node.name] = Endpoint(node.name, "127.0.0.1", int(ports[0]), "vagrant", str(key))
     return found
+
+
+def _vagrant_ids(labdir: Path) -> dict[str, str]:
+    """The container ids Vagrant recorded in this lab directory, by machine name."""
+    files = (labdir / ".vagrant" / "machines").glob("*/docker/id")
+    return {f.parent.parent.name: f.read_text().strip() for f in files if f.is_file()}
 
 
 def states(lab: Lab) -> dict[str, str]:

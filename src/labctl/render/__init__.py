@@ -117,8 +117,13 @@ def _control_path() -> str | None:
     import pwd
 
     home = pwd.getpwuid(os.getuid()).pw_dir
-    (Path(home) / ".ansible" / "cp").mkdir(mode=0o700, parents=True, exist_ok=True)
-    return CONTROL_PATH if len(f"{home}/.ansible/cp/") + 40 + 17 <= 107 else None
+    if len(f"{home}/.ansible/cp/") + 40 + 17 > 107:
+        return None
+    try:
+        (Path(home) / ".ansible" / "cp").mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError:  # a read-only or missing home: Ansible's own ControlPath (under $HOME) then
+        return None
+    return CONTROL_PATH
 
 
 def mitogen_strategy_dir() -> str:

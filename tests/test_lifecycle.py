@@ -237,6 +237,7 @@ def test_doctor_reports_the_host_and_the_lab(smoke_up):
     assert result.returncode == 0, result.stdout
     assert rows["vagrant"]["status"] == "ok" and rows["vagrant"]["detail"].startswith("Vagrant 2.")
     assert rows["docker"]["status"] == "ok" and rows["ansible"]["status"] == "ok"
+    assert rows["mitogen"]["status"] == "ok" and rows["mitogen"]["detail"].startswith("mitogen 0.3.")
     assert rows["base box"]["detail"].startswith("labctl/debian12 for docker")
     assert rows["resources"]["detail"].startswith("lab wants 768 MiB and 3 CPUs")
     assert set(rows) >= {"vagrant providers", "network lab"}

@@ -73,7 +73,7 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress) -> Path:
         with _interruptible() as interrupted:
             result = ansible_runner.run(
                 private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
-                envvars=_env(labdir), extravars=dict(phase.vars), quiet=True, rotate_artifacts=5,
+                envvars=_env(lab, labdir, phase), extravars=dict(phase.vars), quiet=True, rotate_artifacts=5,
                 limit=None if phase.hosts == "all" else phase.hosts, cancel_callback=interrupted,
                 event_handler=lambda event: _on_event(event, counts, phase.name, progress),
             )
@@ -98,7 +98,8 @@ def _interruptible():
         raise KeyboardInterrupt
 
 
-def _env(labdir: Path) -> dict[str, str]:
+def _env(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict[str, str]:
+    """The environment of a phase's Ansible run (the runtime's tools first on PATH)."""
     venv_bin = str(Path(sys.executable).parent)  # ansible-playbook from labctl's own environment
     return {
         "ANSIBLE_CONFIG": str(labdir / "ansible.cfg"),

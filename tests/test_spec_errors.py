@@ -49,7 +49,7 @@ def test_user_config_may_not_define_nodes(tmp_path):
     config.write_text("nodes: {a: {}}\n")
     with pytest.raises(SpecError) as info:
         load_lab("smoke", user_config=config)
-    assert info.value.problems == [f"{config}:1:1: nodes: not allowed in user config (allowed: defaults, provider, providers, params, ansible)"]
+    assert info.value.problems == [f"{config}:1:1: nodes: not allowed in user config (allowed: defaults, provider, providers, params, ansible, runtimes)"]
 
 
 def test_extends_loop(tmp_path):

@@ -3,21 +3,25 @@
 Rules (documented in README "Spec reference"):
 - mappings merge key by key, recursively;
 - `phases` and `checks` merge item by item on `name`; other lists are replaced;
-- a key set to null in a later layer removes it (e.g. `nodes: {origin-node-2: null}`).
+- a key set to null in a later layer removes it (e.g. `nodes: {origin-node-2: null}`), and an item
+  `{name: X, drop: true}` removes the inherited phase or check named X. Dropping a node, group,
+  network, secret, param, phase or check that is not inherited is an error.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 
 from labctl.spec.yamlsrc import Layer, Origin
 
 NAMED_LISTS = {("phases",), ("checks",)}
+DROPPABLE = {"nodes", "groups", "networks", "secrets", "params"}  # mappings of named things
 
 
 def merge(base: Layer, over: Layer) -> Layer:
     """Return `over` laid on top of `base`; neither input is changed."""
-    out = Layer(copy.deepcopy(base.data), dict(base.origins), {**base.aliases, **over.aliases})
+    out = Layer(copy.deepcopy(base.data), dict(base.origins), {**base.aliases, **over.aliases}, [*base.problems, *over.problems])
     _merge_into(out, over, ())
     return out
 
@@ -40,6 +44,8 @@ def _merge_into(out: Layer, over: Layer, path: tuple) -> None:
     for key, value in _get(over.data, path).items():
         child = (*path, key)
         if value is None:
+            if key not in target and len(child) == 2 and child[0] in DROPPABLE:
+                out.problems.append(over.problem(child, _nothing_to_drop(key, target)))
             target.pop(key, None)
             _drop_origins(out, child)
         elif isinstance(value, dict) and isinstance(target.get(key), dict):
@@ -57,6 +63,9 @@ def _merge_named(out: Layer, over: Layer, path: tuple) -> None:
     names = [item.get("name") if isinstance(item, dict) else None for item in current]
     for index, item in enumerate(_get(over.data, path)):
         name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(item, dict) and item.get("drop") is True:
+            _drop_named(out, over, path, index, name, names)
+            continue
         if name is not None and name in names:
             slot = names.index(name)
         else:
@@ -66,6 +75,25 @@ def _merge_named(out: Layer, over: Layer, path: tuple) -> None:
         _drop_origins(out, (*path, slot))
         current[slot] = copy.deepcopy(item)
         _copy_origins(out, over, (*path, index), (*path, slot))
+
+
+def _drop_named(out: Layer, over: Layer, path: tuple, index: int, name, names: list) -> None:
+    if set(_get(over.data, path)[index]) - {"name", "drop"}:
+        out.problems.append(over.problem((*path, index), "a drop item takes only `name` and `drop: true`"))
+    elif not isinstance(name, str) or name not in names:
+        out.problems.append(over.problem((*path, index, "name"), _nothing_to_drop(name, [n for n in names if n])))
+        return
+    slot = names.index(name)
+    del _get(out.data, path)[slot], names[slot]
+    _drop_origins(out, (*path, slot))
+    for key in sorted(k for k in out.origins if k[: len(path)] == path and len(k) > len(path) and k[len(path)] > slot):
+        out.origins[(*path, key[len(path)] - 1, *key[len(path) + 1 :])] = out.origins.pop(key)
+
+
+def _nothing_to_drop(name, known) -> str:
+    near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else f" (inherited: {', '.join(map(str, known)) or 'none'})"
+    return f"nothing inherited named '{name}' to drop{hint}"
 
 
 def _replace(out: Layer, over: Layer, path: tuple, value: object) -> None:

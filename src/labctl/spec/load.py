@@ -12,7 +12,7 @@ import yaml
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError
-from labctl.spec import checks, expand, params
+from labctl.spec import expand, params, rules
 from labctl.spec.lab import Lab, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
@@ -54,11 +54,25 @@ def load_lab(
     """Return the resolved lab and the merged layer (values with their origins)."""
     path = find_spec(ref)
     env = os.environ if env is None else env
+    spec = _spec_chain(path, ())
+    declared = params.kinds(spec.data.get("params"))
     layer = merge(BUILTIN, _user_layer(user_config or paths.user_config_file()))
-    layer = merge(layer, _spec_chain(path, ()))
-    layer = merge(layer, _env_layer(env))
+    layer = merge(layer, spec)
+    layer = merge(layer, _env_layer(env, declared))
     _apply_sets(layer, sets, provider)
-    return _validate(layer, _display(path)), layer
+    return _validate(layer, _display(path), declared), layer
+
+
+def user_runtimes(user_config: Path | None = None) -> dict:
+    """The user config's `runtimes:` ({pythons: {version: path}}), validated."""
+    from labctl.spec.model import RuntimesConfig
+
+    path = user_config or paths.user_config_file()
+    raw = _read(path).data.get("runtimes") if path.is_file() else None
+    try:
+        return RuntimesConfig.model_validate(raw or {}).model_dump()
+    except ValueError as exc:
+        raise SpecError(str(path), [f"{path}: runtimes: {exc}"]) from None
 
 
 def _display(path: Path) -> str:
@@ -101,7 +115,10 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
     except UsageError as exc:
         raise SpecError(_display(path), [layer.problem(("extends",), exc.render())]) from None
     parent.data.pop("extends", None)
-    return merge(parent, layer)
+    merged = merge(parent, layer)
+    if merged.problems:
+        raise SpecError(_display(path), sort_problems(merged.problems))
+    return merged
 
 
 def _user_layer(path: Path) -> Layer:
@@ -112,17 +129,19 @@ def _user_layer(path: Path) -> Layer:
     if bad:
         allowed = ", ".join(USER_CONFIG_KEYS)
         raise SpecError(str(path), [layer.problem((k,), f"not allowed in user config (allowed: {allowed})") for k in bad])
+    layer.data.pop("runtimes", None)  # labctl's own settings, not the lab's: see user_runtimes()
     return layer
 
 
-def _env_layer(env: Mapping[str, str]) -> Layer:
+def _env_layer(env: Mapping[str, str], declared: dict[str, str]) -> Layer:
     layer = Layer({}, {})
     if env.get("LABCTL_PROVIDER"):
         set_value(layer, ("provider",), env["LABCTL_PROVIDER"], Origin("env LABCTL_PROVIDER"))
     for key, value in sorted(env.items()):
         if key.startswith("LABCTL_PARAM_") and len(key) > 13:
             name = key[13:].lower()
-            set_value(layer, ("params", name), _scalar(value), Origin(f"env {key}"))
+            parsed = value if declared.get(name) == "text" else _yaml_value(value)
+            set_value(layer, ("params", name), parsed, Origin(f"env {key}"))
     return layer
 
 
@@ -132,7 +151,7 @@ def _apply_sets(layer: Layer, sets: Sequence[str], provider: str | None) -> None
         if not sep or not key:
             raise UsageError(f"--set {item!r} is not KEY=VALUE", "for example --set release=3.11")
         path = _set_path(layer, key)
-        parsed = value if isinstance(_current(layer.data, path), str) else _scalar(value)
+        parsed = value if isinstance(_current(layer.data, path), str) else _yaml_value(value)
         set_value(layer, path, parsed, Origin(f"--set {key}"))
     if provider:
         set_value(layer, ("provider",), provider, Origin("--provider"))
@@ -155,22 +174,34 @@ def _current(data: dict, path: tuple):
     return data
 
 
-def _scalar(text: str):
+def _yaml_value(text: str):
+    """VALUE of --set or LABCTL_PARAM_*, read as YAML (`[a, b]`, `{k: v}`, numbers) as `-e` and helm read it."""
     try:
-        value = yaml.safe_load(text)
-    except (yaml.YAMLError, ValueError):  # ValueError: an integer too long to convert
+        layer, problems = load_layer(f"v: {text}" if text.strip() else "v: ''", "--set")
+    except SpecError:
         return text
-    if isinstance(value, float) and not math.isfinite(value) or isinstance(value, int) and abs(value) >= MAX_INT:
-        return text  # what a spec file refuses (.nan, .inf, huge numbers) stays text on the command line
-    return value if isinstance(value, (str, int, float, bool)) else text
+    value = layer.data.get("v")
+    return text if problems or value is None or not _plain(value) else value
 
 
-def _validate(layer: Layer, source: str) -> Lab:
+def _plain(value) -> bool:
+    """What a spec file refuses (.nan, .inf, huge numbers) stays text on the command line."""
+    if isinstance(value, dict):
+        return all(_plain(v) for v in value.values())
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return not isinstance(value, int) or abs(value) < MAX_INT
+
+
+def _validate(layer: Layer, source: str, declared: dict[str, str]) -> Lab:
     layer.data.pop("extends", None)
-    problems = params.substitute(layer)
+    problems = [*layer.problems, *params.check_kinds(layer, declared)]
+    problems += params.substitute(layer)
     spec, shape_problems = validate_shape(layer)
     problems += shape_problems
-    problems += [layer.problem(p, m) for p, m in checks.cross_check(layer)]
+    problems += [layer.problem(p, m) for p, m in rules.cross_check(layer)]
     if problems:
         raise SpecError(source, sort_problems(problems))
     return resolve(spec, source)

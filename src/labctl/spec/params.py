@@ -47,6 +47,10 @@ def _fill(text: str, path: tuple, params: dict, layer: Layer, problems: list[str
             return "$"
         if name.startswith("secret."):
             return match[0]
+        if name in params and isinstance(params[name], (dict, list)):
+            kind = "a mapping" if isinstance(params[name], dict) else "a list"
+            problems.append(layer.problem(path, f"param '{name}' is {kind}: use it as the whole value (`${{{name}}}`), not inside text"))
+            return match[0]
         if name not in params:
             near = difflib.get_close_matches(name, list(params), n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; declare it under params (known: {', '.join(sorted(params)) or 'none'})"
@@ -55,3 +59,35 @@ def _fill(text: str, path: tuple, params: dict, layer: Layer, problems: list[str
         return str(params[name])
 
     return _REF.sub(one, text)
+
+
+def kinds(params) -> dict[str, str]:
+    """The kind of each param's default, which later layers must keep."""
+    return {k: _kind(v) for k, v in params.items()} if isinstance(params, dict) else {}
+
+
+def check_kinds(layer: Layer, declared: dict[str, str]) -> list[str]:
+    """A param set by a later layer (user config, env, --set) keeps its default's kind."""
+    params = layer.data.get("params")
+    problems = []
+    for name, value in (params.items() if isinstance(params, dict) else ()):
+        want, found = declared.get(name), _kind(value)
+        if want and want != found and not (want == "text" and found in ("a number", "true or false")):
+            problems.append(layer.problem(("params", name), f"expected {want} (the kind of its default), found {_show(value)}"))
+    return problems
+
+
+def _kind(value) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return "text" if isinstance(value, str) else "nothing (null)"
+
+
+def _show(value) -> str:
+    return repr(value) if isinstance(value, str) else _kind(value) if isinstance(value, (dict, list)) else str(value).lower()

@@ -7,9 +7,10 @@ import typing
 
 from pydantic import BaseModel, ValidationError
 
-from labctl.spec.model import PATTERN_HELP, LabSpec
+from labctl.spec.model import CHECK_KINDS, PATTERN_HELP, LabSpec
 from labctl.spec.yamlsrc import Layer
 
+_BRANCH_TAGS = ("none", "int", "str", "float", "bool")
 _KINDS = {
     "int": "an integer", "bool": "true or false", "string": "a string", "float": "a number",
     "dict": "a mapping", "model": "a mapping", "list": "a list", "tuple": "a list",
@@ -21,12 +22,16 @@ def validate_shape(layer: Layer) -> tuple[LabSpec | None, list[str]]:
     try:
         return LabSpec.model_validate(layer.data), []
     except ValidationError as exc:
-        return None, [layer.problem(_path(err["loc"]), _message(err)) for err in exc.errors()]
+        # a check of no known kind: rules.py says which keys it needs
+        errors = [err for err in exc.errors() if err["type"] != "union_tag_not_found"]
+        return None, [layer.problem(_path(err["loc"]), _message(err)) for err in errors]
 
 
 def _path(loc: tuple) -> tuple:
     # pydantic adds a tag for the branch of an Optional/union: drop it, keep real keys
-    return tuple(p for p in loc if not (isinstance(p, str) and p in ("none", "int", "str", "float", "bool")))
+    if loc[:1] == ("checks",) and len(loc) > 2 and loc[2] in CHECK_KINDS:
+        loc = loc[:2] + loc[3:]  # the tag of the check's kind
+    return tuple(p for p in loc if not (isinstance(p, str) and p in _BRANCH_TAGS))
 
 
 def _message(err: dict) -> str:

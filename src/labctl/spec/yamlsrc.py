@@ -43,6 +43,7 @@ class Layer:
     data: dict
     origins: dict[tuple, Origin]
     aliases: dict[tuple, tuple] = field(default_factory=dict)  # expanded node path -> its range key
+    problems: list[str] = field(default_factory=list)  # found while merging (a drop of nothing inherited)
 
     def where(self, path: tuple) -> Origin:
         """The origin of `path`, or of its nearest ancestor that has one."""

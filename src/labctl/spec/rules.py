@@ -11,11 +11,12 @@ import re
 from collections.abc import Iterator
 
 from labctl.spec import when
+from labctl.spec.model import CHECK_KINDS
 from labctl.spec.yamlsrc import Layer
 
 HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SECRET_REF = re.compile(r"\$\{secret\.([A-Za-z_][A-Za-z0-9_]*)\}")
+SECRET_REF = re.compile(r"\$\{secret\.([A-Za-z_][A-Za-z0-9_]*)(?:\.(?:public))?\}")
 Problem = tuple[tuple, str]
 
 
@@ -175,8 +176,21 @@ def _checks(data: dict, nodes: dict) -> Iterator[Problem]:
         node = check.get("node")
         if isinstance(node, str) and node not in nodes:
             yield ("checks", i, "node"), f"unknown node '{node}'{_near(node, nodes)}"
-        if ("port" in check) == ("command" in check):
-            yield ("checks", i), "a check needs exactly one of `port` or `command`"
+        kinds = [k for k in CHECK_KINDS if k in check]
+        if len(kinds) != 1 and not check.get("drop"):
+            yield ("checks", i), f"a check needs exactly one of {', '.join(f'`{k}`' for k in CHECK_KINDS)}"
+        elif kinds != ["http"] and "node" not in check and not check.get("drop"):
+            yield ("checks", i), f"a `{kinds[0]}` check needs `node`"
+        yield from _http_secret(check, data)
+
+
+def _http_secret(check: dict, data: dict) -> Iterator[Problem]:
+    auth = _dict(_dict(check.get("http")).get("auth"))
+    secret = auth.get("password_secret")
+    declared = _dict(data.get("secrets"))
+    if isinstance(secret, str) and secret not in declared:
+        yield ("checks", data["checks"].index(check), "http", "auth", "password_secret"), (
+            f"unknown secret '{secret}'{_near(secret, declared) or '; declare it under secrets:'}")
 
 
 def _var_names(data: dict, nodes: dict) -> Iterator[Problem]:

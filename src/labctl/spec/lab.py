@@ -37,6 +37,7 @@ class Node:
     port: int = 22
     user: str = "vagrant"
     key: str | None = None
+    python: str | None = None  # the box's Python version, as the spec says (picks the Ansible runtime)
 
     @property
     def address(self) -> str | None:
@@ -82,7 +83,7 @@ def _node(name: str, s: NodeSpec, addresses: dict[str, str]) -> Node:
         name=name, box=s.box, image=s.image, cpus=s.cpus, memory=s.memory,
         groups=tuple(s.groups or ()), vars=MappingProxyType(dict(s.vars or {})),
         addresses=MappingProxyType(addresses), synced_folder=bool(s.synced_folder),
-        host=s.host, port=s.port or 22, user=s.user or "vagrant", key=s.key,
+        host=s.host, port=s.port or 22, user=s.user or "vagrant", key=s.key, python=s.python,
     )
 
 

@@ -1,0 +1,75 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: labctl contributors. Apache-2.0.
+"""Set the Avi admin password idempotently: the new password first, else the initial one + PUT /api/useraccount."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+module: avi_password
+short_description: Change the Avi controller's admin password from its factory value, idempotently
+description:
+  - Logs in with O(password) first; when the controller takes it, nothing changes.
+  - Otherwise logs in with O(initial_password) and sends C(PUT /api/useraccount) with the old and new password.
+  - Check mode logs in (read-only) and reports the change without writing it.
+options:
+  initial_password: {description: The controller's factory password., type: str, required: true}
+extends_documentation_fragment: []
+notes: [Connection options (controller, username, password, api_version, validate_certs, ca_path) as in every labctl Avi module.]
+"""
+
+EXAMPLES = r"""
+- name: Admin password
+  labctl.products.avi_password:
+    controller: https://192.168.70.10
+    password: "{{ avi_admin_password }}"
+    initial_password: "{{ avi_initial_password }}"
+    api_version: 17.2.11
+"""
+
+RETURN = r"""
+labctl_objects: {description: "[{kind: useraccount, name, action, fields}]", returned: always, type: list}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec
+from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError
+
+
+def main():
+    spec = avi_argument_spec()
+    spec.update(initial_password=dict(type="str", required=True, no_log=True))
+    module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
+    avi, user = Avi(module), module.params["username"]
+    if _accepted(avi, None):
+        avi.log.add("useraccount", user, "unchanged")
+        module.exit_json(**avi.log.result())
+    if not _accepted(avi, module.params["initial_password"]):
+        avi.fail("neither the lab's admin password nor avi_initial_password is accepted by %s: set "
+                 "avi_initial_password (or LABCTL_AVI_INITIAL_PASSWORD) to the controller's factory password, "
+                 "or the lab's secret to the password it has now" % avi.base, "useraccount", user)
+    avi.log.add("useraccount", user, "update", ["password"])
+    if not module.check_mode:
+        body = dict(username=user, old_password=module.params["initial_password"], password=module.params["password"])
+        try:
+            avi.session.put("/api/useraccount", body)
+        except RestError as err:
+            avi.fail(err, "useraccount", user)
+    module.exit_json(**avi.log.result())
+
+
+def _accepted(avi, password):
+    """True when the controller takes `password` for the admin; a 401 means no; anything else fails."""
+    try:
+        avi.login(password)
+        return True
+    except RestError as err:
+        if err.status == 401:
+            return False
+        avi.fail(err.about("login", "%s at %s" % (avi.params["username"], avi.base)))
+
+
+if __name__ == "__main__":
+    main()

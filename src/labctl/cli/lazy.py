@@ -17,13 +17,16 @@ COMMANDS = {
     "up": ("labctl.cli.lab", "up_cmd", "Create, provision and verify a lab."),
     "provision": ("labctl.cli.lab", "provision_cmd", "Run or rerun a lab's Ansible phases."),
     "verify": ("labctl.cli.lab", "verify_cmd", "Run a lab's checks over SSH."),
-    "status": ("labctl.cli.lab", "status_cmd", "Show a lab's nodes and phases."),
+    "status": ("labctl.cli.info", "status_cmd", "Show a lab's nodes and phases."),
     "halt": ("labctl.cli.lab", "halt_cmd", "Stop a lab's machines, keeping them."),
     "down": ("labctl.cli.lab", "down_cmd", "Destroy a lab's machines and networks."),
-    "ssh": ("labctl.cli.lab", "ssh_cmd", "SSH into a node of a running lab."),
-    "logs": ("labctl.cli.lab", "logs_cmd", "List or show a lab's logs."),
-    "doctor": ("labctl.cli.lab", "doctor_cmd", "Check the host's tools, boxes and room for a lab."),
+    "ssh": ("labctl.cli.info", "ssh_cmd", "SSH into a node of a running lab."),
+    "logs": ("labctl.cli.info", "logs_cmd", "List or show a lab's logs."),
+    "doctor": ("labctl.cli.info", "doctor_cmd", "Check the host's tools, boxes and room for a lab."),
+    "plan": ("labctl.cli.info", "plan_cmd", "Show what provisioning would change, writing nothing."),
+    "secret": ("labctl.cli.info", "secret_cmd", "Print one secret of a lab (a generated password, a key's path)."),
     "test": ("labctl.cli.lab", "test_cmd", "Up, verify and always down a lab, with JUnit output (CI)."),
+    "runtime": ("labctl.cli.runtime", "runtime_cmd", "Build, list and remove cached Ansible runtimes."),
 }
 
 

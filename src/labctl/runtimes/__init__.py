@@ -16,24 +16,29 @@ from labctl.runtimes.store import Runtime
 
 CALLBACK_DIR = Path(__file__).resolve().parent / "callback"
 
-__all__ = ["Runtime", "doctor_rows", "ensure", "ensure_for_lab", "env_for", "for_phase", "lab_runtimes", "rows"]
+__all__ = ["Runtime", "doctor_rows", "ensure", "ensure_for_lab", "env_for", "for_phase", "lab_runtimes", "record_use", "rows"]
+
+
+STAGES = ("preflight", "provision", "teardown")
+
+
+def _phases(lab) -> list:
+    from labctl import provision
+
+    return [phase for stage in STAGES for phase in provision.phases(lab, stage)]
 
 
 def lab_runtimes(lab) -> dict[str, list[str]]:
     """Runtime name -> the names of the lab's phases that run with it, in phase order."""
-    from labctl import provision
-
     used: dict[str, list[str]] = {}
-    for phase in provision.phases(lab):
+    for phase in _phases(lab):
         used.setdefault(for_phase(lab, phase).name, []).append(phase.name)
     return used
 
 
 def _distinct(lab) -> list[Runtime]:
-    from labctl import provision
-
     seen: dict[str, Runtime] = {}
-    for phase in provision.phases(lab):
+    for phase in _phases(lab):
         runtime = for_phase(lab, phase)
         seen.setdefault(runtime.name, runtime)
     return list(seen.values())
@@ -53,7 +58,13 @@ def ensure_for_lab(lab, progress=lambda _msg: None) -> list[Runtime]:
 
 
 def ensure(runtime: Runtime, progress=lambda _msg: None) -> Runtime:
+    """Build `runtime` unless it is ready; return it."""
     return builder.build(runtime, progress)
+
+
+def record_use(labdir: Path, phase: str, runtime: Runtime) -> None:
+    """Note in the lab directory that `phase` ran with `runtime` (`runtime rm --unused` keeps it)."""
+    store.record_use(labdir, phase, runtime.name)
 
 
 def env_for(runtime: Runtime, strategy: str = "linear") -> dict[str, str]:

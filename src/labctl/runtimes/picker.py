@@ -16,13 +16,19 @@ def for_phase(lab, phase) -> Runtime:
     wanted = getattr(phase, "runtime", None)
     if wanted is not None:
         release = catalog.match(wanted.ansible)
-        return resolve(release, list(wanted.python) or list(release.controller))
+        return resolve(release, list(wanted.python) or _mine_first(release.controller))
     targets = target_pythons(lab, phase)
     mine = store.own()
     if all(mine.release.drives(p) for p in targets):
         return mine
     release = catalog.for_targets(targets)
-    return resolve(release, list(release.controller))
+    return resolve(release, _mine_first(release.controller))
+
+
+def _mine_first(pythons) -> list[str]:
+    """The Python labctl runs on first when the release runs there: nothing else to find."""
+    mine = store.own().python
+    return sorted(pythons, key=lambda p: p != mine)
 
 
 def target_pythons(lab, phase) -> list[str]:

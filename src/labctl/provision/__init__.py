@@ -99,13 +99,17 @@ def _interruptible():
 
 
 def _env(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict[str, str]:
-    """The environment of a phase's Ansible run (the runtime's tools first on PATH)."""
-    venv_bin = str(Path(sys.executable).parent)  # ansible-playbook from labctl's own environment
+    """The environment of a phase's Ansible run: its runtime's tools first on PATH, and what that
+    runtime needs (event callback, strategy); see labctl.runtimes."""
+    from labctl import runtimes
+
+    runtime = runtimes.ensure(runtimes.for_phase(lab, phase))  # `up` built it in preflight already
+    runtimes.record_use(labdir, phase.name, runtime)
     return {
         "ANSIBLE_CONFIG": str(labdir / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(paths.ansible_dir() / "roles"),
-        "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '')}",
         "ANSIBLE_NOCOLOR": "1",
+        **runtimes.env_for(runtime, lab.spec.ansible.strategy),
     }
 
 

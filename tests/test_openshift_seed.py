@@ -56,4 +56,4 @@ def test_htpasswd_is_generated_for_demo_not_copied(both):
     our_hash = ours["_meta"]["hostvars"]["origin-master"]["openshift_master_htpasswd_users"]["demo"]
     assert our_hash != seed_hash
     assert apr_md5_crypt.verify("demo", our_hash)
-    assert ours["_meta"]["hostvars"]["origin-master"]["openshift_public_hostname"] == "console.lab.example.com"
+    assert ours["_meta"]["hostvars"]["origin-master"]["openshift_public_hostname"] == "console.192.168.60.9.nip.io"

@@ -237,3 +237,82 @@ def test_wrong_password_is_a_clear_error(double, lab):
     result = lab.run(SETTINGS)
     assert result["rc"] != 0 and "HTTP 403" in result["msg"] and "credentials were incorrect" in result["msg"]
     assert "wrong-password-1" not in result["msg"]
+
+
+# -- the issue's "Done when", through the CLI: docker machines, the double as its own process ----------------
+
+class Standalone:
+    """`python -m tests.doubles.nsxt` as a process on one port; restart() gives a fresh manager there."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.dir, self.port, self.proc = tmp_path, 0, None
+
+    def start(self) -> None:
+        env = dict(os.environ, NSXT_DOUBLE_PASSWORD=PASSWORD, PYTHONPATH=str(ROOT))
+        self.proc = subprocess.Popen([sys.executable, "-m", "tests.doubles.nsxt", "--port", str(self.port), "--dir", str(self.dir)],
+                                     cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        self.port = json.loads(self.proc.stdout.readline())["port"]
+
+    def stop(self) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def hook(self, name: str):
+        import ssl
+        import urllib.request
+
+        context = ssl.create_default_context(cafile=str(self.dir / "cert.pem"))
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/_double/{name}", context=context, timeout=10) as resp:
+            return json.loads(resp.read())
+
+
+def labctl(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, LABCTL_NSX_PASSWORD=PASSWORD)
+    return subprocess.run([sys.executable, "-m", "labctl", *args], env=env, capture_output=True, text=True, timeout=900)
+
+
+def _ok(done: subprocess.CompletedProcess) -> str:
+    assert done.returncode == 0, f"rc {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert PASSWORD not in done.stdout + done.stderr
+    return done.stdout
+
+
+def test_done_when_through_the_cli(tmp_path):
+    need_shared()
+    need_tools("vagrant", "docker", "ansible-playbook")
+    double = Standalone(tmp_path)
+    double.start()
+    try:
+        sets = ["--set", f"nsx_manager=127.0.0.1:{double.port}", "--set", "nsx_validate_certs=false", "--set", "prepare_hosts=false"]
+        _ok(labctl("up", LAB, "--provider", "docker", *sets))
+        state = double.hook("state")
+        assert state["transport-zones"] == ["tz-overlay", "tz-vlan"] and state["edge-clusters"] == ["edge-cluster-1"]
+        assert state["logical-routers"] == ["t0-gateway", "t1-tenant"] and len(state["logical-router-ports"]) == 4
+        assert state["advertisement"]["t1-tenant"]["advertise_nsx_connected_routes"] is True
+        written = len(double.hook("writes"))
+        _ok(labctl("provision", LAB))
+        assert len(double.hook("writes")) == written
+
+        double.restart()  # a fresh manager: the plan lists every object as to be created and writes nothing
+        report = json.loads(_ok(labctl("plan", LAB, "--json")))
+        objects = [o for phase in report for task in phase["tasks"] for o in task.get("objects", [])]
+        assert len(objects) == 18 and {o["action"] for o in objects} == {"create"}
+        assert double.hook("writes") == []
+
+        double.restart()  # apply again, then down leaves only the edges, as they were
+        _ok(labctl("provision", LAB))
+        _ok(labctl("down", LAB))
+        state = double.hook("state")
+        assert {k: v for k, v in state.items() if k not in ("objects", "advertisement")} == {
+            "transport-zones": [], "transport-nodes": ["edge-1", "edge-2"], "edge-clusters": [], "logical-switches": [],
+            "logical-ports": [], "logical-routers": [], "logical-router-ports": []}
+        assert [n["transport_zone_endpoints"] for n in state["objects"]["transport-nodes"].values()] == [[], []]
+    finally:
+        labctl("down", LAB, "--force")
+        double.stop()

@@ -144,3 +144,12 @@ def test_entry_playbooks_pass_syntax_check(release, upstream, runtime, tmp_path)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     for playbook in entry_playbooks(release):
         assert f"playbook: {playbook}" in result.stdout
+
+
+@pytest.mark.parametrize("release", ["3.7", *CHECKED])
+def test_release_inventory_matches_golden(release, tmp_path, golden):
+    """Per-release inventories, reviewed as files (regenerate on purpose with --regen-golden)."""
+    import re
+
+    text = (render_release(release, tmp_path) / "inventory/hosts").read_text()
+    golden(f"render/openshift-{release}/inventory_hosts", re.sub(r"\$apr1\$[^'\"]+", "$apr1$<generated>", text))

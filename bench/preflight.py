@@ -1,0 +1,98 @@
+"""The openshift preflight, whole process: render, runtime ready, upstream's inventory checks.
+
+Usage: python bench/preflight.py [--release 3.11] [--runs 5] [--shared ../shared]
+
+One run = three fresh processes, as `labctl up` would do them before booting anything:
+render the lab (with the release's inventory overlays), `labctl runtime build` (already built:
+the budget is "with the runtime built"; the first build is not counted), and the preflight
+playbook with the release's Ansible against the pinned openshift-ansible checkout (cloned once
+from ../shared/upstream by URL rewriting). Prints each step's median and the total's.
+Budget (DESIGN.md): <= 10 s. Exits 1 when a step fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET_S = 10.0
+UPSTREAM = "https://github.com/openshift/openshift-ansible.git"
+RENDER = """
+import sys, yaml
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_openshift_releases import render_release
+print(render_release({release!r}, Path({out!r})))
+"""
+
+
+def _env(work: Path, upstream: Path) -> dict[str, str]:
+    return {**os.environ, "LABCTL_HOME": str(work / "home"), "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"url.file://{upstream}/openshift-ansible.git.insteadOf", "GIT_CONFIG_VALUE_0": UPSTREAM,
+            "LABCTL_RUNTIMES_DIR": os.environ.get("LABCTL_RUNTIMES_DIR", str(work / "runtimes")),
+            "ANSIBLE_STRATEGY": "linear", "ANSIBLE_NOCOLOR": "1", "ANSIBLE_ROLES_PATH": str(ROOT / "ansible/roles")}
+
+
+def _timed(argv: list[str], env: dict[str, str], cwd: Path | None = None) -> tuple[float, str]:
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"failed: {' '.join(argv)}\n{result.stdout[-2000:]}{result.stderr[-2000:]}")
+    return time.perf_counter() - start, result.stdout
+
+
+def _prepare(release: str, env: dict[str, str]) -> tuple[Path, Path]:
+    """The checkout (cloned once) and the runtime's ansible-playbook (built once): not timed."""
+    labctl = [sys.executable, "-m", "labctl"]
+    _timed([*labctl, "runtime", "build", "openshift", "--set", f"release={release}"], env)
+    rows = json.loads(_timed([*labctl, "runtime", "list", "openshift", "--set", f"release={release}", "--json"], env)[1])
+    phase = f"openshift-checks-{release.replace('.', '-')}"
+    bindir = Path(next(r for r in rows if phase in r["phases"])["path"]) / "bin"
+    code = ("from labctl.provision.sources import checkout; from labctl.spec.model import SourceSpec; "
+            "from labctl.spec import load_lab; lab, _ = load_lab('openshift', sets=['release={r}']); "
+            "print(checkout(SourceSpec(git='{u}', ref=lab.spec.params['openshift_ansible_ref_{k}'])))")
+    out = _timed([sys.executable, "-c", code.format(r=release, u=UPSTREAM, k=release.replace(".", "_"))], env)[1]
+    return Path(out.strip()), bindir
+
+
+def _one(release: str, env: dict[str, str], work: Path, source: Path, bindir: Path) -> dict[str, float]:
+    render = RENDER.format(tests=str(ROOT / "tests"), release=release, out=str(work / "lab"))
+    t_render, out = _timed([sys.executable, "-c", render], env)
+    labdir = Path(out.strip().splitlines()[-1])
+    t_runtime, _ = _timed([sys.executable, "-m", "labctl", "runtime", "build", "openshift", "--set", f"release={release}"], env)
+    playbook = [str(bindir / "ansible-playbook"), "-i", "inventory", str(ROOT / "ansible/playbooks/openshift-preflight.yml"),
+                "-e", f"labctl_source_dir={source}"]
+    t_checks, _ = _timed(playbook, env, cwd=labdir)
+    return {"render": t_render, "runtime ready": t_runtime, "upstream checks": t_checks, "total": t_render + t_runtime + t_checks}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--release", default="3.11", choices=["3.9", "3.10", "3.11"])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--shared", default=str(ROOT.parent / "shared"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="labctl-bench-preflight-") as tmp:
+        work = Path(tmp)
+        subprocess.run(["tar", "-xf", f"{args.shared}/upstream/openshift-ansible.git.tar", "-C", tmp], check=True)
+        env = _env(work, work)
+        source, bindir = _prepare(args.release, env)
+        _one(args.release, env, work, source, bindir)  # warm-up, not counted
+        runs = [_one(args.release, env, work, source, bindir) for _ in range(args.runs)]
+    for step in runs[0]:
+        median = statistics.median(r[step] for r in runs)
+        note = f"  (budget <= {BUDGET_S:.0f} s: {'ok' if median <= BUDGET_S else 'OVER'})" if step == "total" else ""
+        print(f"openshift {args.release} preflight, {step}: median {median:.2f} s over {args.runs} runs{note}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

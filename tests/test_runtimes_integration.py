@@ -242,6 +242,8 @@ def py27_image(tmp_path_factory):
 PY27_LAB = """\
 name: rt-py27
 extends: smoke
+phases:
+  - {{name: smoke, playbook: smoke27.yml}}
 defaults:
   image: {image}
   python: "2.7"
@@ -261,7 +263,26 @@ checks:
   - {{name: rt-b resolves rt-a, node: rt-b, command: getent hosts rt-a, expect: "^192\\\\.168\\\\.101\\\\.11\\\\s+rt-a"}}
   - {{name: only python 2.7 on rt-a, node: rt-a, command: "ls /usr/bin/ | grep '^python'", expect: "^python2.7$"}}
   - {{name: smoke file on rt-b, node: rt-b, command: cat /etc/labctl-smoke.txt, expect: "host: rt-b"}}
+  - {{name: http on rt-a, node: rt-a, port: 8080}}
 """
+SERVER_PY3 = """\
+        setsid runuser -u labsmoke -- python3 -m http.server {{ labctl_smoke_port | int }} \\
+          --directory {{ labctl_smoke_root | quote }} \\
+"""
+SERVER_PY2 = """\
+        cd {{ labctl_smoke_root | quote }}
+        setsid runuser -u labsmoke -- python2.7 -m SimpleHTTPServer {{ labctl_smoke_port | int }} \\
+"""
+
+
+def _smoke27(directory: Path) -> None:
+    """labctl's smoke playbook, its HTTP server started with Python 2.7's module: the shipped one
+    runs `python3 -m http.server`, which a Python-2.7-only box lacks."""
+    from labctl import paths
+
+    text = (paths.ansible_dir() / "smoke.yml").read_text()
+    assert SERVER_PY3 in text
+    (directory / "smoke27.yml").write_text(text.replace(SERVER_PY3, SERVER_PY2))
 
 
 def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_runtimes, tmp_path):
@@ -269,6 +290,7 @@ def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_r
 
     spec = tmp_path / "rt-py27.yaml"
     spec.write_text(PY27_LAB.format(image=py27_image))
+    _smoke27(tmp_path)
     lab, _ = load_lab(str(spec))
     chosen = {p.name: runtimes.for_phase(lab, p) for p in __import__("labctl.provision", fromlist=["phases"]).phases(lab)}
     assert {r.ansible for r in chosen.values()} == {"2.16.19"}
@@ -285,5 +307,21 @@ def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_r
         assert set(used.values()) == {chosen["common"].name}
         log = (labdir / ".labctl" / "runs" / "common").rglob("stdout")
         assert any("TASK [List every lab node in /etc/hosts]" in p.read_text() for p in log)
+        command = json.loads(next((labdir / ".labctl" / "runs" / "common").rglob("command")).read_text())
+        assert command["env"]["PATH"].startswith(str(chosen["common"].path))
+        assert command["env"]["ANSIBLE_STRATEGY_PLUGINS"].endswith("ansible_mitogen/plugins/strategy")  # mitogen ran it
     finally:
         subprocess.run([*cli, "down", str(spec), "-d", str(labdir), "--force"], capture_output=True, timeout=600)
+
+
+@pytest.mark.parametrize(("release", "line"), [("3.7", "2.4."), ("3.11", "2.9.")])
+def test_openshift_runtimes_build_and_list_ready(shared_runtimes, release, line):
+    _need_python("3.6" if release == "3.7" else "3.9")
+    cli = [sys.executable, "-m", "labctl", "runtime"]
+    built = subprocess.run([*cli, "build", "openshift", "--set", f"release={release}"], capture_output=True, text=True, timeout=1200)
+    assert built.returncode == 0, built.stderr
+    listed = json.loads(subprocess.run([*cli, "list", "openshift", "--set", f"release={release}", "--json"],
+                                       capture_output=True, text=True, check=True).stdout)
+    old = [r for r in listed if r["ansible"].startswith(line)]
+    assert len(old) == 1 and old[0]["ready"] and Path(old[0]["path"], "bin", "ansible-playbook").is_file()
+    assert all(r["ready"] for r in listed)

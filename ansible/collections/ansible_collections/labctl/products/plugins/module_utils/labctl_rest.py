@@ -326,3 +326,17 @@ def fail(module, error, log=None, redactor=None, kind=None, name=None):
         message = redactor.text(message)
     result = log.result() if log is not None else dict(changed=False, labctl_objects=[])
     module.fail_json(msg=message, **result)
+
+
+def reuse_tls_context(session, validate_certs=True, ca_path=None):
+    """Give `session` one TLS context for all its calls (added for nsxt_design).
+
+    Without it ansible's Request builds a context per call, and loading the system CA store costs about
+    50 ms each time: most of a no-change run. Ansible versions without ``make_context`` keep the old way.
+    """
+    try:
+        from ansible.module_utils.urls import make_context
+    except ImportError:
+        return session
+    session._request.context = make_context(cafile=ca_path, validate_certs=validate_certs)
+    return session

@@ -45,7 +45,7 @@ def smoke_up():
 def test_up_creates_provisions_and_verifies(smoke_up):
     first, _ = smoke_up
     assert first.returncode == 0, first.stderr[-2000:]
-    assert "PASS smoke-2 resolves smoke-3 on smoke-2" in first.stdout
+    assert "PASS smoke-2 resolves smoke-3: exit code 0" in first.stdout
     assert len(_containers()) == 3
 
 
@@ -85,7 +85,7 @@ def test_other_ansible_strategies_provision_the_lab_too(smoke_up, tmp_path, stra
     result = labctl("provision", str(spec), "--from", "common")
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"\nstrategy = {strategy}\n" in (smoke_dir() / "ansible.cfg").read_text()
-    assert "PASS smoke-2 resolves smoke-3 on smoke-2" in result.stdout
+    assert "PASS smoke-2 resolves smoke-3: exit code 0" in result.stdout
 
 
 def test_endpoints_from_docker_match_vagrant_ssh_config(smoke_up, tmp_path):

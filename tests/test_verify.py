@@ -27,7 +27,7 @@ import yaml
 
 from conftest import ROOT, need_tools
 from labctl.errors import LabctlError
-from labctl.spec.model import CheckSpec
+from labctl.spec.model import CommandCheck, HttpCheck, PortCheck
 from labctl.verify import CheckResult, Endpoint, SSHUnreachable, run_checks, wait_for_ssh
 
 IMAGE = "labctl/debian12:latest"
@@ -244,17 +244,17 @@ def test_smoke_playbook_does_its_work_and_is_idempotent(up, smoke, playbook):
 def test_run_checks_against_the_smoke_lab(up, smoke):
     a, b = NODE_NAMES
     checks = [
-        CheckSpec(name="http on a", node=a, port=8080),
-        CheckSpec(node=b, port=22),
-        CheckSpec(name="nothing on 8081", node=b, port=8081),
-        CheckSpec(name="a resolves b", node=a, command=f"getent hosts {b}",
+        PortCheck(name="http on a", node=a, port=8080),
+        PortCheck(node=b, port=22),
+        PortCheck(name="nothing on 8081", node=b, port=8081),
+        CommandCheck(name="a resolves b", node=a, command=f"getent hosts {b}",
                   expect=rf"^{re.escape(up.addresses[b])}\s+{b}\b"),
-        CheckSpec(name="b resolves a", node=b, command=f"getent hosts {a}",
+        CommandCheck(name="b resolves a", node=b, command=f"getent hosts {a}",
                   expect=rf"^{re.escape(up.addresses[a])}\s+{a}\b"),
-        CheckSpec(name="served page", node=b, command=f"python3 -c \"import urllib.request as u; print(u.urlopen('http://{a}:8080/').read().decode())\"",
+        CommandCheck(name="served page", node=b, command=f"python3 -c \"import urllib.request as u; print(u.urlopen('http://{a}:8080/').read().decode())\"",
                   expect=re.escape(f"({a})")),
-        CheckSpec(name="fails", node=a, command="echo first line; echo second line >&2; exit 3"),
-        CheckSpec(name="wrong output", node=a, command="cat /etc/labctl-smoke.txt", expect="^goodbye"),
+        CommandCheck(name="fails", node=a, command="echo first line; echo second line >&2; exit 3"),
+        CommandCheck(name="wrong output", node=a, command="cat /etc/labctl-smoke.txt", expect="^goodbye"),
     ]
     results = run_checks(checks, dict(up.endpoints), dict(up.addresses))
     by_name = {r.name: r for r in results}
@@ -282,7 +282,7 @@ def test_run_checks_reports_unknown_and_unreachable_nodes(up):
     with _ClosedPort() as (port, _):
         endpoints = {"gone": Endpoint("gone", "127.0.0.1", port, "vagrant", str(up.key))}
         results = run_checks(
-            [CheckSpec(node="gone", command="true"), CheckSpec(node="nowhere", port=22)], endpoints, {},
+            [CommandCheck(node="gone", command="true"), PortCheck(node="nowhere", port=22)], endpoints, {},
         )
     assert [r.ok for r in results] == [False, False]
     assert "cannot connect over SSH" in results[0].detail

@@ -49,12 +49,12 @@ class ToolMissing(LabctlError):
 
 
 class CommandFailed(LabctlError):
-    """An external command exited non-zero."""
+    """An external command exited non-zero: what ran, its exit code, the output's tail and the log."""
 
-    def __init__(self, argv: list[str], returncode: int, tail: str, log: str | None) -> None:
+    def __init__(self, argv: list[str], returncode: int, tail: str, log: str | None, what: str | None = None) -> None:
         where = f"; full log: {log}" if log else ""
         tail_text = f"\n{tail}" if tail else ""
-        super().__init__(f"`{' '.join(argv)}` failed with exit code {returncode}{where}{tail_text}")
+        super().__init__(f"{what or '`' + ' '.join(argv) + '`'} failed with exit code {returncode}{where}{tail_text}")
         self.argv = argv
         self.returncode = returncode
         self.tail = tail
@@ -65,3 +65,33 @@ class LabBusy(LabctlError):
     """Another labctl process holds the lab's lock."""
 
     exit_code = 4
+
+
+class PhaseFailed(CommandFailed):
+    """An Ansible phase failed: the tail lists the failed hosts and tasks."""
+
+    def __init__(self, phase: str, argv: list[str], returncode: int, failures: list[str], log: str) -> None:
+        tail = "\n".join(f"  {line}" for line in failures[:5]) or "  (no failed task reported: see the log)"
+        super().__init__(argv, returncode, tail, log, what=f"phase {phase}")
+        self.phase = phase
+        self.failures = failures
+
+
+class UnsafeValue(LabctlError):
+    """A spec value that cannot be written safely into a Vagrantfile or an inventory."""
+
+    exit_code = 2
+
+
+class SSHUnreachable(LabctlError):
+    """One or more nodes did not answer on SSH in time."""
+
+    def __init__(self, failures: dict[str, str], timeout: float) -> None:
+        names = ", ".join(sorted(failures))
+        last = "; ".join(f"{name}: {error}" for name, error in sorted(failures.items()))
+        noun = "node" if len(failures) == 1 else "nodes"
+        super().__init__(
+            f"SSH not reachable within {timeout:g}s on {noun} {names}; last error: {last}",
+            "check that the machines are running (`vagrant status`) and that their SSH port and key are right",
+        )
+        self.failures = failures

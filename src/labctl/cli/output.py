@@ -66,3 +66,19 @@ def progress(title: str):
                 console.print(f"[{time.monotonic() - started:5.0f}s] {title}: {message}", highlight=False, soft_wrap=True)
 
         yield step
+
+
+_MARKS = {"create": "+", "update": "~", "delete": "-", "unchanged": "=", "changed": "~", "skipped": ".", "failed": "!"}
+
+
+def plan(report: list[dict]) -> None:
+    """`labctl plan` for people: per phase, each task (or API object) with what would happen."""
+    for phase in report:
+        click.echo(f"phase {phase['phase']}" + (f": cannot plan: {phase['error']}" if phase["error"] else ""))
+        for task in phase["tasks"]:
+            for obj in task["objects"]:
+                fields = f" ({', '.join(obj.get('fields') or [])})" if obj.get("action") == "update" and obj.get("fields") else ""
+                click.echo(f"  {_MARKS.get(obj.get('action'), '?')} {obj.get('kind')} {obj.get('name')}: {obj.get('action')}{fields}")
+            if not task["objects"]:
+                hosts = f" on {', '.join(task['changed'])}" if task["changed"] else ""
+                click.echo(f"  {_MARKS[task['status']]} {task['task']}: {task['status']}{hosts}")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from labctl.spec import Lab
-from labctl.verify import Endpoint
+from labctl.endpoints import Endpoint
 
 Progress = Callable[[str], None]
 

@@ -12,14 +12,24 @@ from pathlib import Path
 from labctl import proc
 from labctl.errors import LabctlError, ToolMissing
 from labctl.spec import Lab
-from labctl.verify import Endpoint
+from labctl.endpoints import Endpoint
 
 LABEL = "org.labctl.lab"
 SSH_PORT = re.compile(r"^127\.0\.0\.1:(\d+)->22/tcp$")
 
 
-def check_images(images: list[str]) -> None:
+DAEMON_HINT = "start dockerd (nohup dockerd > /var/log/dockerd.log 2>&1 &), or check that you may use /var/run/docker.sock"
+
+
+def check_daemon() -> None:
+    """The daemon answers: otherwise every later docker call fails for that reason, whatever it says."""
     proc.require("docker", "apt-get install -y docker.io, then start dockerd")
+    if proc.run(["docker", "info", "--format", "{{.ServerVersion}}"], check=False).returncode != 0:
+        raise ToolMissing("the Docker daemon does not answer", DAEMON_HINT)
+
+
+def check_images(images: list[str]) -> None:
+    check_daemon()
     for image in images:
         if proc.run(["docker", "image", "inspect", image], check=False).returncode != 0:
             hint = "run `labctl box build --provider docker`" if image.startswith("labctl/") else f"docker pull {image}, or build it"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from labctl.errors import UsageError
 from labctl.spec import Lab
-from labctl.verify import Endpoint
+from labctl.endpoints import Endpoint
 
 
 class SSHProvider:

@@ -16,7 +16,7 @@ from labctl import proc
 from labctl.errors import CommandFailed
 from labctl.providers import docker_state, libvirt_state
 from labctl.spec import Lab
-from labctl.verify import Endpoint
+from labctl.endpoints import Endpoint
 
 LOG = Path(".labctl") / "logs" / "vagrant.log"
 SERIAL_BOUND = 4  # virtualbox boots one machine per `vagrant up`: this many at once

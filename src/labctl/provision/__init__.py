@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import signal
 import sys
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from labctl import paths
-from labctl.errors import LabctlError
-from labctl.provision.sources import checkout
+from labctl.errors import LabctlError, PhaseFailed
+from labctl.provision import hashing, sources
+from labctl.provision.events import Counts, on_event
 from labctl.spec import Lab
 from labctl.spec.model import PhaseSpec
 from labctl.spec.when import holds
@@ -22,64 +21,65 @@ from labctl.spec.when import holds
 COMMON = PhaseSpec(name="common", playbook="common.yml")
 
 
-class PhaseFailed(LabctlError):
-    """An Ansible phase failed; the message lists failed hosts and tasks, and the log."""
-
-    def __init__(self, message: str, log: Path) -> None:
-        super().__init__(message)
-        self.log = log
-
-
-@dataclass
-class Counts:
-    ok: int = 0
-    changed: int = 0
-    failed: int = 0
-    task: str = ""
-    failures: list[str] = field(default_factory=list)
+@dataclass(frozen=True)
+class Outcome:
+    log: Path
+    files: tuple[str, ...]  # task files Ansible loaded: part of the next input hash
+    results: tuple[dict, ...]  # per host and task (status, objects): what `plan` prints
 
 
-def phases(lab: Lab) -> list[PhaseSpec]:
-    """labctl's common phase, then the spec's phases whose `when` holds."""
-    return [COMMON, *(p for p in lab.spec.phases if not p.when or holds(p.when, dict(lab.spec.params)))]
+def phases(lab: Lab, stage: str = "provision") -> list[PhaseSpec]:
+    """The phases of one stage whose `when` holds; provisioning starts with labctl's common phase."""
+    chosen = [p for p in lab.spec.phases if p.stage == stage and (not p.when or holds(p.when, dict(lab.spec.params)))]
+    return [COMMON, *chosen] if stage == "provision" else chosen
 
 
 def playbooks(lab: Lab, phase: PhaseSpec) -> list[Path]:
     names = phase.playbooks or [phase.playbook]
-    base = checkout(phase.source) if phase.source else None
+    base = sources.checkout(phase.source) if phase.source else None
     return [_find(lab, name, base) for name in names]
 
 
-def input_hash(lab: Lab, labdir: Path, phase: PhaseSpec) -> str:
-    """What a phase depends on: its settings, its playbooks, the lab's inventory, and the
-    machines themselves (Vagrant's machine ids), so a recreated machine is provisioned again."""
-    digest = hashlib.sha256(json.dumps(phase.model_dump(mode="json"), sort_keys=True).encode())
-    machines = sorted((labdir / ".vagrant" / "machines").glob("*/*/id"))
-    files = [*playbooks(lab, phase), *sorted((labdir / "inventory").glob("*")), *machines]
-    for path in files:
-        digest.update(path.read_bytes() if path.is_file() else str(path).encode())
-    return digest.hexdigest()
+def input_hash(lab: Lab, labdir: Path, phase: PhaseSpec, loaded: tuple[str, ...] = ()) -> str:
+    """See labctl.provision.hashing: settings, playbooks, loaded files, inventory, machines, commit."""
+    base = sources.checkout(phase.source) if phase.source else None
+    source = (base, sources.commit(base)) if base else None
+    return hashing.digest(phase, labdir, playbooks(lab, phase), loaded, source)
 
 
-def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress) -> Path:
-    """Run one phase; return its log path or raise PhaseFailed."""
+def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress, *, check: bool = False, rundir: Path | None = None) -> Outcome:
+    """Run one phase (in check mode with diff when `check`); raise PhaseFailed when it fails."""
     import ansible_runner
 
     counts = Counts()
-    rundir = labdir / ".labctl" / "runs" / phase.name
+    rundir = rundir or labdir / ".labctl" / "runs" / phase.name
     rundir.mkdir(parents=True, exist_ok=True)
     result = None
     for playbook in playbooks(lab, phase):
         with _interruptible() as interrupted:
             result = ansible_runner.run(
                 private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
-                envvars=_env(lab, labdir, phase), extravars=dict(phase.vars), quiet=True, rotate_artifacts=5,
+                envvars={**_env(lab, labdir, phase), **_content_paths()}, extravars=_extravars(lab, labdir, phase),
+                quiet=True, rotate_artifacts=5, cmdline="--check --diff" if check else None,
                 limit=None if phase.hosts == "all" else phase.hosts, cancel_callback=interrupted,
-                event_handler=lambda event: _on_event(event, counts, phase.name, progress),
+                event_handler=lambda event: on_event(event, counts, phase.name, progress),
             )
         if result.rc != 0:
-            raise PhaseFailed(_failure(phase.name, result, counts), Path(result.config.artifact_dir) / "stdout")
-    return Path(result.config.artifact_dir) / "stdout"
+            raise _failure(phase.name, playbook, result, counts)
+    return Outcome(Path(result.config.artifact_dir) / "stdout", tuple(sorted(counts.files)), tuple(counts.results))
+
+
+def _extravars(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict:
+    """The phase's vars, and where things are: the lab, its directory, the source checkout."""
+    extra = {"labctl_lab": lab.name, "labctl_labdir": str(labdir.resolve())}
+    if phase.source:
+        extra["labctl_source_dir"] = str(sources.checkout(phase.source))
+    return {**extra, **phase.vars}
+
+
+def _content_paths() -> dict[str, str]:
+    """labctl's own collection (labctl.products) for every runtime."""
+    return {"ANSIBLE_COLLECTIONS_PATH": str(paths.ansible_dir() / "collections")}
 
 
 @contextmanager
@@ -114,34 +114,17 @@ def _env(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict[str, str]:
 
 
 def _find(lab: Lab, name: str, base: Path | None) -> Path:
-    spec_dir = Path(lab.source).parent
-    for root in ([base] if base else [spec_dir, paths.ansible_dir()]):
+    """A playbook in the source checkout, else next to the spec, else in labctl's ansible/ dir."""
+    roots = [base] if base else []
+    roots += [lab.spec_dir, paths.ansible_dir()]
+    for root in roots:
         candidate = (root / name).resolve()
         if candidate.is_file():
             return candidate
-    where = "the source checkout" if base else f"{spec_dir} or {paths.ansible_dir()}"
+    where = " or ".join(str(r) for r in roots)
     raise LabctlError(f"playbook {name} not found in {where}", "fix `playbook:` in the spec")
 
 
-def _on_event(event: dict, counts: Counts, phase: str, progress) -> bool:
-    kind, data = event.get("event", ""), event.get("event_data", {})
-    if kind == "playbook_on_task_start":
-        counts.task = data.get("task", "")
-    elif kind == "runner_on_ok":
-        counts.changed += bool(data.get("res", {}).get("changed"))
-        counts.ok += 1
-    elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
-        counts.failed += 1
-        message = str(data.get("res", {}).get("msg", "")).splitlines()[:1]
-        counts.failures.append(f"{data.get('host')}: {data.get('task')}: {message[0] if message else kind}")
-    else:
-        return True
-    host = f"{data.get('host')}; " if data.get("host") else ""
-    progress(f"{phase}: {counts.task} ({host}ok={counts.ok} changed={counts.changed} failed={counts.failed})")
-    return True
-
-
-def _failure(phase: str, result, counts: Counts) -> str:
-    log = Path(result.config.artifact_dir) / "stdout"
-    lines = "\n".join(f"  {line}" for line in counts.failures[:5]) or f"  ansible-runner status {result.status}"
-    return f"phase {phase} failed (rc {result.rc}); log: {log}\n{lines}"
+def _failure(phase: str, playbook: Path, result, counts: Counts) -> PhaseFailed:
+    log = str(Path(result.config.artifact_dir) / "stdout")
+    return PhaseFailed(phase, ["ansible-playbook", str(playbook)], result.rc, counts.failures, log)

@@ -20,6 +20,15 @@ def checkout(source: SourceSpec) -> Path:
     proc.run(["rm", "-rf", str(tmp)])
     proc.run(["git", "clone", "--quiet", "--no-checkout", source.git, str(tmp)], log=log)
     proc.run(["git", "-C", str(tmp), "checkout", "--quiet", source.ref], log=log)
-    (tmp / ".labctl-ready").write_text(f"{source.git} {source.ref}\n")
+    head = proc.run(["git", "-C", str(tmp), "rev-parse", "HEAD"], log=log).output.strip()
+    (tmp / ".labctl-ready").write_text(f"{source.git} {source.ref} {head}\n")
     tmp.rename(target)
     return target
+
+
+def commit(checkout_dir: Path) -> str:
+    """The commit a checkout holds (recorded when it was made)."""
+    fields = (checkout_dir / ".labctl-ready").read_text().split()
+    if len(fields) >= 3:
+        return fields[2]
+    return proc.run(["git", "-C", str(checkout_dir), "rev-parse", "HEAD"]).output.strip()

@@ -15,7 +15,7 @@ from labctl.fsutil import write_atomic
 from labctl.render import escape, inventory, secrets
 from labctl.spec import Lab
 
-LAB_RECORD = Path(".labctl") / "lab.json"
+from labctl.spec.record import LAB_RECORD  # noqa: E402
 CONTROL_PATH = "~/.ansible/cp/%C"
 
 
@@ -31,7 +31,7 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
     outdir.mkdir(parents=True, exist_ok=True)
     values = secrets.materialize(dict(lab.spec.secrets), outdir)
     fill = functools.partial(secrets.fill, values=values, source=lab.source)
-    private = 0o600 if values else 0o644
+    private = 0o600 if values.refs else 0o644  # the inventory holds the secrets' values
     files = {
         Path("ansible.cfg"): (_ansible_cfg(lab), 0o644),
         _inventory_path(lab): (_inventory(lab, fill), private),
@@ -144,6 +144,8 @@ def mitogen_strategy_dir() -> str:
 def _record(lab: Lab) -> str:
     """The resolved spec, for later commands (status, up) to read without the source file."""
     data = {"name": lab.name, "source": lab.source, "spec": lab.spec.model_dump(mode="json", by_alias=True)}
+    if lab.request:
+        data["request"] = {"spec_path": lab.request.spec_path, "provider": lab.request.provider, "sets": list(lab.request.sets)}
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 

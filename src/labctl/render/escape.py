@@ -11,14 +11,10 @@ from __future__ import annotations
 import ast
 import re
 
-from labctl.errors import LabctlError
+from labctl.errors import UnsafeValue
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-
-
-class UnsafeValue(LabctlError):
-    exit_code = 2
 
 
 def _plain(value: object, where: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -46,6 +47,15 @@ class Node:
 
 
 @dataclass(frozen=True)
+class Request:
+    """How a lab was asked for: its spec file and the flags, recorded so later commands act on the same lab."""
+
+    spec_path: str  # absolute
+    provider: str | None = None
+    sets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Lab:
     name: str
     source: str
@@ -53,6 +63,12 @@ class Lab:
     provider: str
     nodes: tuple[Node, ...]
     networks: tuple[Network, ...] = field(default=())
+    request: Request | None = None
+
+    @property
+    def spec_dir(self) -> Path:
+        """The spec's directory: playbooks and `extends` paths are relative to it."""
+        return Path(self.request.spec_path).parent if self.request else Path(self.source).parent
 
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)

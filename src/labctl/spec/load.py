@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from dataclasses import replace
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ import yaml
 from labctl import paths
 from labctl.errors import SpecError, UsageError
 from labctl.spec import expand, params, rules
-from labctl.spec.lab import Lab, resolve
+from labctl.spec.lab import Lab, Request, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
 from labctl.spec.shape import validate_shape
@@ -60,7 +61,8 @@ def load_lab(
     layer = merge(layer, spec)
     layer = merge(layer, _env_layer(env, declared))
     _apply_sets(layer, sets, provider)
-    return _validate(layer, _display(path), declared), layer
+    lab = _validate(layer, _display(path), declared)
+    return replace(lab, request=Request(str(path.resolve()), provider, tuple(sets))), layer
 
 
 def user_runtimes(user_config: Path | None = None) -> dict:

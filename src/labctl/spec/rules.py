@@ -207,9 +207,19 @@ def _var_names(data: dict, nodes: dict) -> Iterator[Problem]:
 def _secret_refs(data: dict) -> Iterator[Problem]:
     declared = _dict(data.get("secrets"))
     for path, text in _strings(data, ()):
+        if not _inventory_var(path):
+            yield path, "a secret can only be used in inventory vars (nodes.N.vars, defaults.vars, groups.G.vars, inventory.vars), which are written 0600"
+            continue
         for name in SECRET_REF.findall(text):
             if name not in declared:
                 yield path, f"unknown secret '{name}'{_near(name, declared) or '; declare it under secrets:'}"
+            elif ".public" in text and _dict(declared[name]).get("kind") != "ssh_key":
+                yield path, f"`.public` is only for secrets of kind ssh_key, and '{name}' is not one"
+
+
+def _inventory_var(path: tuple) -> bool:
+    return (path[:1] in (("defaults",), ("inventory",)) and path[1:2] == ("vars",)) or (
+        path[:1] in (("nodes",), ("groups",)) and path[2:3] == ("vars",))
 
 
 def _strings(value, path: tuple) -> Iterator[tuple[tuple, str]]:

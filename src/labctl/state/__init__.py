@@ -27,6 +27,7 @@ class PhaseState:
     status: str = PENDING
     input_hash: str = ""
     log: str = ""
+    files: list[str] = field(default_factory=list)  # task files Ansible loaded on the last run
 
 
 @dataclass

@@ -1,4 +1,8 @@
-"""A lab's checks, run over SSH: is a port open on a node, does a command succeed there."""
+"""A lab's checks: one runner per check kind (port, command, http), in `RUNNERS`.
+
+Checks with a node run over one SSH connection per node; an http check without a node runs
+from the control host. Adding a kind means a model in spec/model.py and a runner here.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,8 @@ from dataclasses import dataclass
 
 import paramiko
 
-from labctl.spec.model import CheckSpec
+from labctl.spec.model import CheckSpec, CommandCheck, HttpCheck, PortCheck
+from labctl.verify import http
 from labctl.verify.ssh import Endpoint, describe, execute, session
 
 COMMAND_TIMEOUT = 60.0  # seconds a check's command may run
@@ -24,7 +29,7 @@ class CheckResult:
     """The outcome of one check: `detail` says what was seen, `seconds` how long it took."""
 
     name: str
-    node: str
+    node: str | None  # None: run from the control host
     ok: bool
     detail: str
     seconds: float
@@ -35,6 +40,7 @@ def run_checks(
     endpoints: dict[str, Endpoint],
     addresses: dict[str, str],
     timeout: float = COMMAND_TIMEOUT,
+    secrets: dict[str, str] | None = None,
 ) -> list[CheckResult]:
     """Run every check and return one result per check, in the order given.
 
@@ -43,9 +49,11 @@ def run_checks(
     the command exits 0 within `timeout` seconds and, if the check has `expect`, that
     regular expression matches its output (stdout and stderr together, multi-line mode).
     Nodes are checked in parallel, one SSH connection per node; a node that cannot be
-    reached fails its checks rather than raising.
+    reached fails its checks rather than raising. `secrets` maps a secret's name to the
+    password an http check's `auth.password_secret` names.
     """
-    by_node: dict[str, list[int]] = {}
+    context = _Context(addresses, timeout, secrets or {})
+    by_node: dict[str | None, list[int]] = {}
     for index, check in enumerate(checks):
         by_node.setdefault(check.node, []).append(index)
     results: list[CheckResult | None] = [None] * len(checks)
@@ -53,7 +61,7 @@ def run_checks(
         return []
     with ThreadPoolExecutor(max_workers=min(MAX_WORKERS, len(by_node)), thread_name_prefix="labctl-check") as pool:
         jobs = [
-            (indexes, pool.submit(_node_checks, [checks[i] for i in indexes], endpoints.get(node), addresses.get(node), timeout))
+            (indexes, pool.submit(_node_checks, [checks[i] for i in indexes], node, endpoints.get(node) if node else None, context))
             for node, indexes in by_node.items()
         ]
         for indexes, job in jobs:
@@ -62,40 +70,72 @@ def run_checks(
     return [r for r in results if r is not None]
 
 
+@dataclass(frozen=True)
+class _Context:
+    addresses: dict[str, str]
+    timeout: float
+    secrets: dict[str, str]
+
+
 def check_name(check: CheckSpec) -> str:
     """The check's own name, or one made from what it tests."""
     if check.name:
         return check.name
-    if check.port is not None:
-        return f"port {check.port} on {check.node}"
-    return f"`{check.command}` on {check.node}"
+    where = f" on {check.node}" if check.node else ""
+    if isinstance(check, PortCheck):
+        return f"port {check.port}{where}"
+    if isinstance(check, HttpCheck):
+        return f"GET {check.http.url}{where}"
+    return f"`{check.command}`{where}"
 
 
-def _node_checks(
-    checks: list[CheckSpec], endpoint: Endpoint | None, address: str | None, timeout: float
-) -> list[CheckResult]:
-    """Run one node's checks in order over a single SSH connection."""
+def _node_checks(checks: list[CheckSpec], node: str | None, endpoint: Endpoint | None, context: _Context) -> list[CheckResult]:
+    """Run one node's checks in order over a single SSH connection (none for the control host)."""
     started = time.monotonic()
+    if node is None:
+        return [_one(None, c, context) for c in checks]
     if endpoint is None:
-        return [_result(c, False, f"no SSH endpoint known for node {c.node}", started) for c in checks]
+        return [_result(c, False, f"no SSH endpoint known for node {node}", started) for c in checks]
     try:
         with session(endpoint) as client:
-            return [_one(client, c, address, timeout) for c in checks]
+            return [_one(client, c, context) for c in checks]
     except Exception as error:  # noqa: BLE001 - a node that fails fails its checks, not the run
         detail = f"cannot connect over SSH to {endpoint}: {describe(error)}"
         return [_result(c, False, detail, started) for c in checks]
 
 
-def _one(client: paramiko.SSHClient, check: CheckSpec, address: str | None, timeout: float) -> CheckResult:
+def _one(client: paramiko.SSHClient | None, check: CheckSpec, context: _Context) -> CheckResult:
     started = time.monotonic()
     try:
-        if check.port is not None:
-            ok, detail = port_open(client, check.port, address)
-        else:
-            ok, detail = command_ok(client, check.command or "", check.expect, timeout)
+        ok, detail = RUNNERS[type(check)](client, check, context)
     except Exception as error:  # noqa: BLE001 - one broken check does not stop the others
-        ok, detail = False, f"SSH error: {describe(error)}"
+        ok, detail = False, f"{'SSH ' if client else ''}error: {describe(error)}"
     return _result(check, ok, detail, started)
+
+
+def _run_port(client: paramiko.SSHClient, check: PortCheck, context: _Context) -> tuple[bool, str]:
+    return port_open(client, check.port, context.addresses.get(check.node))
+
+
+def _run_command(client: paramiko.SSHClient, check: CommandCheck, context: _Context) -> tuple[bool, str]:
+    return command_ok(client, check.command, check.expect, context.timeout)
+
+
+def _run_http(client: paramiko.SSHClient | None, check: HttpCheck, context: _Context) -> tuple[bool, str]:
+    spec = check.http
+    password = context.secrets.get(spec.auth.password_secret) if spec.auth else None
+    if client is None:
+        return http.with_retries(spec, lambda: http.local(spec, password))
+    command, stdin = http.remote(spec, password)
+
+    def attempt() -> tuple[bool, str]:
+        status, output = execute(client, command, spec.timeout + 5, stdin=stdin)
+        return http.judge_remote(spec, status, output)
+
+    return http.with_retries(spec, attempt)
+
+
+RUNNERS = {PortCheck: _run_port, CommandCheck: _run_command, HttpCheck: _run_http}
 
 
 def _result(check: CheckSpec, ok: bool, detail: str, started: float) -> CheckResult:

@@ -8,11 +8,12 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
-from dataclasses import dataclass
+
 
 import paramiko
 
-from labctl.errors import LabctlError
+from labctl.endpoints import Endpoint
+from labctl.errors import SSHUnreachable
 
 CONNECT_TIMEOUT = 10.0  # seconds for one TCP connect, banner or authentication
 RETRY_PAUSE = 1.0  # seconds between two attempts on one node
@@ -22,34 +23,6 @@ MAX_OUTPUT = 1 << 20  # bytes of command output kept
 # machine boots) with a traceback at ERROR level; with no handler configured Python would
 # print those to stderr. Records still reach any handler the application sets up.
 logging.getLogger("paramiko").addHandler(logging.NullHandler())
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where to reach one node over SSH: `key` is the path of a private key file."""
-
-    name: str
-    host: str
-    port: int
-    user: str
-    key: str
-
-    def __str__(self) -> str:
-        return f"{self.user}@{self.host}:{self.port}"
-
-
-class SSHUnreachable(LabctlError):
-    """One or more nodes did not answer on SSH in time."""
-
-    def __init__(self, failures: dict[str, str], timeout: float) -> None:
-        names = ", ".join(sorted(failures))
-        last = "; ".join(f"{name}: {error}" for name, error in sorted(failures.items()))
-        noun = "node" if len(failures) == 1 else "nodes"
-        super().__init__(
-            f"SSH not reachable within {timeout:g}s on {noun} {names}; last error: {last}",
-            "check that the machines are running (`vagrant status`) and that their SSH port and key are right",
-        )
-        self.failures = failures
 
 
 def connect(endpoint: Endpoint, timeout: float = CONNECT_TIMEOUT) -> paramiko.SSHClient:
@@ -104,8 +77,8 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def execute(client: paramiko.SSHClient, command: str, timeout: float) -> tuple[int | None, str]:
-    """Run `command`; return (exit status, combined stdout and stderr).
+def execute(client: paramiko.SSHClient, command: str, timeout: float, stdin: bytes | None = None) -> tuple[int | None, str]:
+    """Run `command` (fed `stdin`, if any); return (exit status, combined stdout and stderr).
 
     The exit status is None when the command did not finish within `timeout` seconds.
     """
@@ -114,6 +87,9 @@ def execute(client: paramiko.SSHClient, command: str, timeout: float) -> tuple[i
         channel.set_combine_stderr(True)
         channel.settimeout(min(timeout, 1.0))
         channel.exec_command(command)
+        if stdin is not None:
+            channel.sendall(stdin)
+            channel.shutdown_write()
         output = _read_until_exit(channel, time.monotonic() + timeout)
         status = channel.recv_exit_status() if channel.exit_status_ready() else None
         return status, output.decode("utf-8", errors="replace")

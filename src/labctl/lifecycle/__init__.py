@@ -1,4 +1,7 @@
-"""Lifecycles as data: `up` is render, create, provision, verify. Each step is a small function."""
+"""Lifecycles as data: `up` is render, preflight, create, provision, verify. Each step is a small function.
+
+`down` is teardown (phases of stage teardown, skipped with --force), then destroy.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labctl import providers, provision, render, state
+from labctl.errors import LabctlError, PhaseFailed
 from labctl.spec import Lab
 
-UP = ("render", "create", "provision", "verify")
+UP = ("render", "preflight", "create", "provision", "verify")
 
 
 @dataclass
@@ -39,6 +43,24 @@ def _render(run: Run) -> None:
     run.state.provider = run.lab.provider
 
 
+class PreflightFailed(LabctlError):
+    """A lab's own preflight refused to go on; nothing was created."""
+
+
+def _preflight(run: Run) -> None:
+    """Before any machine exists: the Ansible runtimes the phases need, then the lab's preflight phases."""
+    from labctl import runtimes
+
+    runtimes.ensure_for_lab(run.lab, run.progress)
+    for phase in provision.phases(run.lab, "preflight"):
+        run.progress(f"preflight: {phase.name}")
+        try:
+            provision.run(run.lab, run.labdir, phase, run.progress)
+        except PhaseFailed as exc:
+            reasons = "; ".join(exc.failures) or exc.message
+            raise PreflightFailed(f"preflight {phase.name}: {reasons}", f"nothing was created; log: {exc.log}") from None
+
+
 def _create(run: Run) -> None:
     provider = providers.get(run.lab.provider)
     provider.check(run.lab, run.labdir)
@@ -50,7 +72,8 @@ def _create(run: Run) -> None:
 
 
 def _record_nodes(run: Run, provider, reuse: bool) -> None:
-    from labctl.verify import Endpoint, wait_for_ssh
+    from labctl.endpoints import Endpoint
+    from labctl.verify import wait_for_ssh
 
     known = {name: Endpoint(name, *info["endpoint"]) for name, info in run.state.nodes.items() if info.get("endpoint")}
     # asking Vagrant for ssh-config costs seconds: reuse what a running lab recorded
@@ -72,8 +95,8 @@ def _provision(run: Run) -> None:
         if run.only and phase.name != run.only:
             continue
         record = run.state.phase(phase.name)
-        digest = provision.input_hash(run.lab, run.labdir, phase)
-        if record.status == state.DONE and record.input_hash == digest and phase.name not in run.rerun:
+        digest = provision.input_hash(run.lab, run.labdir, phase, tuple(record.files))
+        if record.status == state.DONE and record.input_hash == digest and phase.name not in run.rerun and not phase.always:
             run.progress(f"{phase.name}: done already, inputs unchanged")
             continue
         _run_phase(run, phase, record, digest)
@@ -83,7 +106,9 @@ def _run_phase(run: Run, phase, record, digest: str) -> None:
     record.status, record.input_hash = state.RUNNING, digest
     state.save(run.labdir, run.state)
     try:
-        record.log = str(provision.run(run.lab, run.labdir, phase, run.progress))
+        outcome = provision.run(run.lab, run.labdir, phase, run.progress)
+        record.log, record.files = str(outcome.log), list(outcome.files)
+        record.input_hash = provision.input_hash(run.lab, run.labdir, phase, outcome.files)
         record.status = state.DONE
     except BaseException as exc:
         record.status = state.FAILED
@@ -95,39 +120,12 @@ def _run_phase(run: Run, phase, record, digest: str) -> None:
 
 def _verify(run: Run) -> None:
     if run.provision:
+        from labctl.lifecycle.inspect import verify
+
         run.results = verify(run.lab, run.labdir)
 
 
-def verify(lab: Lab, labdir: Path) -> list:
-    from labctl.verify import Endpoint, run_checks
-
-    current = state.load(labdir, lab.name)
-    endpoints = {name: Endpoint(name, *info["endpoint"]) for name, info in current.nodes.items()}
-    return run_checks(list(lab.spec.checks), endpoints, {n.name: n.address for n in lab.nodes if n.address})
-
-
-def status(lab: Lab, labdir: Path) -> dict:
-    current = state.load(labdir, lab.name)
-    live = providers.get(lab.provider).status(lab, labdir) if (labdir / "Vagrantfile").is_file() or lab.provider == "ssh" else {}
-    nodes = [{"name": n.name, "state": live.get(n.name, "not created"), "address": n.address} for n in lab.nodes]
-    wanted = [p.name for p in provision.phases(lab)]
-    recorded = {p.name: p.status for p in current.phases}
-    return {"lab": lab.name, "directory": str(labdir), "provider": lab.provider, "nodes": nodes,
-            "phases": [{"name": name, "status": recorded.get(name, state.PENDING)} for name in wanted]}
-
-
-def overview() -> list[dict]:
-    """Every lab directory under LABCTL_HOME, from its recorded state (no provider calls)."""
-    from labctl import paths
-
-    rows = []
-    for labdir in sorted((paths.home() / "labs").glob("*/.labctl/lab.json")):
-        labdir = labdir.parent.parent
-        current = state.load(labdir, labdir.name)
-        done = sum(p.status == state.DONE for p in current.phases)
-        rows.append({"lab": labdir.name, "provider": current.provider or "-", "nodes": len(current.nodes),
-                     "phases done": f"{done}/{len(current.phases)}", "directory": str(labdir)})
-    return rows
+STEPS = {"render": _render, "preflight": _preflight, "create": _create, "provision": _provision, "verify": _verify}
 
 
 def halt(lab: Lab, labdir: Path, progress) -> None:
@@ -136,20 +134,40 @@ def halt(lab: Lab, labdir: Path, progress) -> None:
         providers.get(lab.provider).halt(lab, labdir, progress)
 
 
-def down(lab: Lab, labdir: Path, progress, force: bool = False) -> None:
+class TeardownFailed(LabctlError):
+    """A teardown phase failed; the machines were destroyed all the same."""
+
+
+def down(lab: Lab, labdir: Path, progress, force: bool = False, teardown: bool | None = None) -> None:
+    """Teardown phases (by default unless `force`), then destroy the machines, whatever teardown did."""
     with state.locked(labdir, lab.name):
+        failure = _teardown(lab, labdir, progress) if (not force if teardown is None else teardown) else None
         providers.get(lab.provider).destroy(lab, labdir, force, progress)
         (labdir / state.STATE_FILE).unlink(missing_ok=True)
+        (labdir / render.LAB_RECORD).unlink(missing_ok=True)  # the next `up` starts from the spec again
+    if failure:
+        raise TeardownFailed(f"teardown failed, the machines were destroyed: {failure.render()}",
+                             "fix the cause and clean up by hand, or `labctl down --force` skips teardown")
 
 
-STEPS = {"render": _render, "create": _create, "provision": _provision, "verify": _verify}
+def _teardown(lab: Lab, labdir: Path, progress) -> LabctlError | None:
+    chosen = provision.phases(lab, "teardown")
+    if not chosen or not (labdir / render.LAB_RECORD).is_file():
+        return None
+    try:
+        render.render_lab(lab, labdir)
+        for phase in chosen:
+            progress(f"teardown: {phase.name}")
+            provision.run(lab, labdir, phase, progress)
+    except LabctlError as exc:
+        return exc
+    return None
 
 
 def test(lab: Lab, labdir: Path, progress, keep_on_failure: bool = False) -> list:
     """CI's lifecycle: up (with verify), then always down; returns JUnit cases."""
     import time
 
-    from labctl.errors import LabctlError
     from labctl.junit import Case
 
     cases: list[Case] = []
@@ -165,31 +183,8 @@ def test(lab: Lab, labdir: Path, progress, keep_on_failure: bool = False) -> lis
         cases.append(Case("up", time.monotonic() - started, exc.render()))
     finally:
         if not (failed and keep_on_failure):
-            down(lab, labdir, progress, force=True)
+            try:
+                down(lab, labdir, progress, force=True, teardown=True)
+            except LabctlError as exc:
+                cases.append(Case("down", 0.0, exc.render()))
     return cases
-
-
-def ssh_argv(lab: Lab, labdir: Path, node: str) -> list[str]:
-    """The ssh command line for one node of a running lab."""
-    from labctl.errors import UsageError
-
-    current = state.load(labdir, lab.name)
-    info = current.nodes.get(node)
-    if info is None:
-        known = ", ".join(current.nodes) or "none: run `labctl up` first"
-        raise UsageError(f"lab {lab.name} has no running node '{node}'", f"nodes: {known}")
-    host, port, user, key = info["endpoint"]
-    options = ["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"]
-    return ["ssh", *options, *(["-i", key] if key else []), "-p", str(port), f"{user}@{host}"]
-
-
-def logs(lab: Lab, labdir: Path) -> dict[str, Path]:
-    """Log files of a lab: vagrant's, then the newest run of each phase."""
-    found = {}
-    vagrant_log = labdir / ".labctl" / "logs" / "vagrant.log"
-    if vagrant_log.is_file():
-        found["vagrant"] = vagrant_log
-    for phase in state.load(labdir, lab.name).phases:
-        if phase.log and Path(phase.log).is_file():
-            found[phase.name] = Path(phase.log)
-    return found

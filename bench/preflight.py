@@ -3,7 +3,7 @@
 Usage: python bench/preflight.py [--release 3.11] [--runs 5] [--shared ../shared]
 
 One run = three fresh processes, as `labctl up` would do them before booting anything:
-render the lab (with the release's inventory overlays), `labctl runtime build` (already built:
+render the lab (`labctl render`, the release's overlays applied), `labctl runtime build` (already built:
 the budget is "with the runtime built"; the first build is not counted), and the preflight
 playbook with the release's Ansible against the pinned openshift-ansible checkout (cloned once
 from ../shared/upstream by URL rewriting). Prints each step's median and the total's.
@@ -25,13 +25,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 10.0
 UPSTREAM = "https://github.com/openshift/openshift-ansible.git"
-RENDER = """
-import sys, yaml
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-from test_openshift_releases import render_release
-print(render_release({release!r}, Path({out!r})))
-"""
 
 
 def _env(work: Path, upstream: Path) -> dict[str, str]:
@@ -64,9 +57,8 @@ def _prepare(release: str, env: dict[str, str]) -> tuple[Path, Path]:
 
 
 def _one(release: str, env: dict[str, str], work: Path, source: Path, bindir: Path) -> dict[str, float]:
-    render = RENDER.format(tests=str(ROOT / "tests"), release=release, out=str(work / "lab"))
-    t_render, out = _timed([sys.executable, "-c", render], env)
-    labdir = Path(out.strip().splitlines()[-1])
+    labdir = work / "lab"
+    t_render, _ = _timed([sys.executable, "-m", "labctl", "render", "openshift", "-o", str(labdir), "--set", f"release={release}"], env)
     t_runtime, _ = _timed([sys.executable, "-m", "labctl", "runtime", "build", "openshift", "--set", f"release={release}"], env)
     playbook = [str(bindir / "ansible-playbook"), "-i", "inventory", str(ROOT / "ansible/playbooks/openshift-preflight.yml"),
                 "-e", f"labctl_source_dir={source}"]

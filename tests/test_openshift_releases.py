@@ -16,17 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import ROOT, need_shared, need_tools
 from labctl.provision.sources import checkout
 from labctl.render import render_lab
 from labctl.spec import load_lab
 from labctl.spec.model import SourceSpec
-from labctl.spec.when import holds
 
 UPSTREAM = "https://github.com/openshift/openshift-ansible.git"
-OVERLAYS = ROOT / "ansible/roles/openshift_preflight/files/release-overlays.yml"
 PREFLIGHT = ROOT / "ansible/playbooks/openshift-preflight.yml"
 CHECKED = ["3.9", "3.10", "3.11"]  # the releases that ship inventory checks
 ENTRY = {"3.7": ["playbooks/byo/config.yml"], "3.9": ["playbooks/prerequisites.yml", "playbooks/deploy_cluster.yml"]}
@@ -37,17 +34,8 @@ def entry_playbooks(release: str) -> list[str]:
 
 
 def render_release(release: str, outdir: Path, sets: tuple[str, ...] = ()) -> Path:
-    """`labctl render openshift --set release=R` with the release's overlays laid over the lab.
-
-    The overlays are what the spec cannot say yet (per-release keys); see release-overlays.yml.
-    """
-    parent = str(ROOT / "labs/openshift.yaml")
-    outdir.mkdir(parents=True, exist_ok=True)
-    for i, overlay in enumerate(o for o in yaml.safe_load(OVERLAYS.read_text()) if holds(o["when"], {"release": release})):
-        layer = outdir / f"overlay-{i}.yaml"
-        layer.write_text(yaml.safe_dump({"extends": parent, **{k: v for k, v in overlay.items() if k != "when"}}))
-        parent = str(layer)
-    lab, _ = load_lab(parent, sets=[f"release={release}", *sets])
+    """`labctl render openshift --set release=R`: the spec's overlays give each release its inventory."""
+    lab, _ = load_lab("openshift", sets=[f"release={release}", *sets])
     return render_lab(lab, outdir / "lab").directory
 
 

@@ -13,7 +13,7 @@ import yaml
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError
-from labctl.spec import expand, params, rules
+from labctl.spec import expand, overlays, params, rules
 from labctl.spec.lab import Lab, Request, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
@@ -55,14 +55,24 @@ def load_lab(
     """Return the resolved lab and the merged layer (values with their origins)."""
     path = find_spec(ref)
     env = os.environ if env is None else env
-    spec = _spec_chain(path, ())
+    spec, fragments = overlays.split(_spec_chain(path, ()))
     declared = params.kinds(spec.data.get("params"))
-    layer = merge(BUILTIN, _user_layer(user_config or paths.user_config_file()))
-    layer = merge(layer, spec)
-    layer = merge(layer, _env_layer(env, declared))
-    _apply_sets(layer, sets, provider)
+    base = merge(BUILTIN, _user_layer(user_config or paths.user_config_file()))
+    env_layer = _env_layer(env, declared)
+    layer = _stack(base, spec, env_layer, sets, provider)
+    if fragments:
+        spec, problems = overlays.apply(spec, fragments, dict(layer.data.get("params") or {}))
+        if problems:
+            raise SpecError(_display(path), sort_problems(problems))
+        layer = _stack(base, spec, env_layer, sets, provider)
     lab = _validate(layer, _display(path), declared)
     return replace(lab, request=Request(str(path.resolve()), provider, tuple(sets))), layer
+
+
+def _stack(base: Layer, spec: Layer, env_layer: Layer, sets: Sequence[str], provider: str | None) -> Layer:
+    layer = merge(merge(base, spec), env_layer)
+    _apply_sets(layer, sets, provider)
+    return layer
 
 
 def user_runtimes(user_config: Path | None = None) -> dict:

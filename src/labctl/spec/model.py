@@ -207,6 +207,13 @@ class AnsibleSpec(_Strict):
     )
 
 
+class OverlaySpec(BaseModel):
+    """Spec keys laid over the lab when `when` holds (judged with the final params)."""
+
+    model_config = ConfigDict(extra="allow")
+    when: str = Field(description="`PARAM OP VALUE`, `PARAM` or `not PARAM`, e.g. `release >= 3.10`")
+
+
 class LabSpec(_Strict):
     """A lab: nodes, networks, provider settings, provisioning phases and checks."""
 

@@ -19,6 +19,7 @@ It exists because no Avi controller can run here. It enforces, as the controller
 
     double = start(schema_dir, initial_password="...")    # https://127.0.0.1:double.port, CA double.cafile
     double.controller.calls                                # [(method, path), ...] every request seen
+    double.controller.inject("PUT", "/api/cloud/", 400, "msg")  # the next matching call fails so, once
     double.stop()
 
 Standalone: `python -m tests.doubles.avi --port 9443 --initial-password PW` (prints the URL and CA file).
@@ -30,6 +31,7 @@ import argparse
 import base64
 import io
 import json
+import logging
 import re
 import secrets
 import threading
@@ -40,7 +42,7 @@ from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from tests.doubles.tls import serve_https
+from .tls import serve_https
 
 VERSION = "17.2.11"
 KINDS = {"systemconfiguration": "SystemConfiguration", "cloud": "Cloud", "cloudconnectoruser": "CloudConnectorUser"}
@@ -122,11 +124,21 @@ class Controller:
         self.schemas, self.password, self.initial = schemas, initial_password, True
         self.ssh_port, self.register_timeout = ssh_port, register_timeout
         self.lock, self.sessions, self.calls = threading.RLock(), {}, []
-        self.se_errors, self.base = {}, "https://127.0.0.1"
+        self.se_errors, self.base, self.faults = {}, "https://127.0.0.1", []
         self.objects = {"systemconfiguration": {}, "cloud": {}, "cloudconnectoruser": {}, "serviceengine": {}}
         self._add("systemconfiguration", _factory_systemconfiguration(), uuid="default")
         self._add("cloud", {"name": "Default-Cloud", "vtype": "CLOUD_NONE", "dhcp_enabled": False, "mtu": 1500,
                             "license_type": "LIC_CORES", "tenant_ref": "/api/tenant/admin"})
+
+    def inject(self, method, path_prefix, status, message):
+        """Make the next `method` call on a path starting with `path_prefix` fail with `status`, once."""
+        self.faults.append((method, path_prefix, status, message))
+
+    def fault(self, method, path):
+        for item in self.faults:
+            if item[0] == method and path.startswith(item[1]):
+                self.faults.remove(item)
+                raise ApiError(item[2], item[3])
 
     # -- sessions -------------------------------------------------------------------------------------------
     def login(self, username, password):
@@ -238,6 +250,7 @@ def _ssh_sudo(addr, port, username, private_key):
     """None when `username` with `private_key` can SSH into addr and run `sudo -n true`, else the error."""
     import paramiko
 
+    logging.getLogger("paramiko").setLevel(logging.CRITICAL)  # a host not up yet is expected, not news
     try:
         key = _load_key(paramiko, private_key)
         with paramiko.SSHClient() as client:
@@ -313,6 +326,7 @@ class Handler(BaseHTTPRequestHandler):
             ctl.calls.append((method, parts.path))
             ctl.base = f"https://{self.headers.get('Host', '127.0.0.1')}"
             try:
+                ctl.fault(method, parts.path)
                 status, body, cookies = route(ctl, method, parts, self.headers, raw)
             except ApiError as err:
                 status, body, cookies = err.status, {"error": err.message}, {}

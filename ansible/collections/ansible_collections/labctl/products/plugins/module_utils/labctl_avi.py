@@ -8,6 +8,9 @@
     Referer and X-Avi-Version go on every call), ``.find(kind, name)``, ``.read(path)``, ``.create(kind, body)``,
     ``.update(kind, body, wanted)`` (PUT /api/KIND/UUID; a 412 re-reads and re-applies ``wanted``),
     ``.session``, ``.log`` (ObjectLog), ``.fail(error, kind, name)``.
+    ``.login_or_fail()``: log in or fail naming the controller; in check mode a 401 instead marks the session
+    ``.fresh`` (the admin password task would change it first), and ``.plan_fresh(kind, name, action, wanted)``
+    then reports what a real run would write to a factory-fresh controller and exits.
 ``ip_addr(text)``: ``{addr, type}`` with type V4, V6 or DNS, as Avi wants addresses.
 ``local_refs(obj)``: every ``*_ref`` URL ("https://host/api/kind/uuid#name") as "/api/kind/uuid", so a
     reference compares equal however the controller spelled it.
@@ -20,7 +23,7 @@ __metaclass__ = type
 import re
 
 from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import (
-    ObjectLog, RestError, Session, fail, merge, rest_argument_spec)
+    ObjectLog, RestError, Session, fail, flatten_fields, merge, rest_argument_spec)
 
 try:
     import ipaddress
@@ -73,7 +76,7 @@ class Avi:
     """A logged-in (after .login) Avi session for one module run."""
 
     def __init__(self, module):
-        self.module, self.params, self.log = module, module.params, ObjectLog()
+        self.module, self.params, self.log, self.fresh = module, module.params, ObjectLog(), False
         self.base = self.params["controller"].rstrip("/")
         try:
             version = header_version(self.params["api_version"])
@@ -124,7 +127,16 @@ class Avi:
         try:
             return self.login()
         except RestError as err:
+            if err.status == 401 and self.module.check_mode:
+                self.fresh = True  # a factory-fresh controller: nothing can be read before the password changes
+                return self
             self.fail(err.about("login", "%s at %s" % (self.params["username"], self.base)))
+
+    def plan_fresh(self, kind, name, action, wanted):
+        """Check mode on a fresh controller: report every field `wanted` sets as changing, then exit."""
+        fields = [f for f in flatten_fields(wanted) if action == "create" or f != "name"]
+        self.log.add(kind, name, action, fields)
+        self.module.exit_json(**self.log.result())
 
 
 def _quote(text):

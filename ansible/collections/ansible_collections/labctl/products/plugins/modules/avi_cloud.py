@@ -37,7 +37,7 @@ from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import
 
 def user_ref(avi, name, check_mode):
     """/api/cloudconnectoruser/UUID of the user; in check mode a by-name ref when it does not exist yet."""
-    user = avi.find("cloudconnectoruser", name)
+    user = None if avi.fresh else avi.find("cloudconnectoruser", name)
     if user is not None:
         return "/api/cloudconnectoruser/%s" % user["uuid"]
     if check_mode:
@@ -57,6 +57,8 @@ def main():
         config = dict(hosts=[dict(host_ip=ip_addr(a)) for a in module.params["hosts"]],
                       ssh_user_ref=user_ref(avi, module.params["ssh_user"], module.check_mode))
         want = dict(name=name, vtype="CLOUD_LINUXSERVER", linuxserver_configuration=config)
+        if avi.fresh:  # every controller has Default-Cloud (a CLOUD_NONE cloud); any other name is new
+            avi.plan_fresh("cloud", name, "update" if name == "Default-Cloud" else "create", want)
         reconcile(avi.log, "cloud", name, avi.find("cloud", name), want,
                   lambda body: avi.create("cloud", body),
                   lambda body: avi.update("cloud", body, want), module.check_mode)

@@ -56,6 +56,8 @@ def main():
     avi = Avi(module).login_or_fail()
     avi.session.add_secret(private_key)
     want = dict(name=name, public_key=module.params["public_key"].strip())
+    if avi.fresh:
+        avi.plan_fresh("cloudconnectoruser", name, "create", want)
     try:
         current = avi.find("cloudconnectoruser", name)
         reconcile(avi.log, "cloudconnectoruser", name, current, want,

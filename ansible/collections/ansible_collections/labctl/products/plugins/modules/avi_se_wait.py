@@ -63,7 +63,7 @@ def main():
     hosts = [dict(name=k, addr=str(v)) for k, v in sorted(module.params["hosts"].items())]
     deadline = time.time() + module.params["wait_timeout"]
     try:
-        left = missing(avi, hosts)
+        left = hosts if avi.fresh else missing(avi, hosts)
         while left and not module.check_mode and time.time() < deadline:
             time.sleep(module.params["delay"])  # waiting on the controller's SE deployment, not after a write
             left = missing(avi, hosts)

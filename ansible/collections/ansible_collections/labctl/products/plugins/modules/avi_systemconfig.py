@@ -74,6 +74,8 @@ def main():
                            required_if=[("smtp_type", "SMTP_SERVER", ("mail_server_name",))])
     avi = Avi(module).login_or_fail()
     want = wanted(module.params)
+    if avi.fresh:
+        avi.plan_fresh("systemconfiguration", "default", "update", want)
     try:
         current = avi.read("/api/systemconfiguration")
         reconcile(avi.log, "systemconfiguration", "default", current, want, None,

@@ -65,7 +65,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import (
-    ObjectLog, RestError, Session, diff_fields, fail, flatten_fields, merge, reconcile, rest_argument_spec,
+    ObjectLog, RestError, Session, diff_fields, fail, flatten_fields, merge, reconcile, rest_argument_spec, reuse_tls_context,
 )
 
 API = "/api/v1"
@@ -364,8 +364,9 @@ def session(p):
     """A session to the manager with basic auth; the password is redacted from every error."""
     host = p["hostname"] if ":" in p["hostname"] else p["hostname"] + ":443"
     token = to_text(base64.b64encode(to_bytes("%s:%s" % (p["username"], p["password"]))))
-    return Session("https://" + host, validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
+    rest = Session("https://" + host, validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
                    retries=p["retries"], headers={"Authorization": "Basic " + token}, secrets=(p["password"], token))
+    return reuse_tls_context(rest, p["validate_certs"], p["ca_path"])
 
 
 def main():

@@ -19,7 +19,7 @@ def test_list_json_names_every_builtin_lab():
     result = labctl("list", "--json")
     assert result.returncode == 0
     rows = json.loads(result.stdout)
-    assert [r["name"] for r in rows] == ["avi", "nsxt", "openshift", "smoke"]
+    assert [r["name"] for r in rows] == ["avi", "nsxt", "openshift", "openshift-small", "smoke"]
     assert all(r["description"] for r in rows)
 
 
@@ -73,7 +73,7 @@ def test_schema_is_json_schema_and_the_shipped_copy_is_current():
     assert schema == json.loads((ROOT / "labs/lab.schema.json").read_text()), "run: labctl schema > labs/lab.schema.json"
 
 
-@pytest.mark.parametrize("name", ["avi", "nsxt", "openshift", "smoke"])
+@pytest.mark.parametrize("name", ["avi", "nsxt", "openshift", "openshift-small", "smoke"])
 def test_builtin_specs_point_editors_at_the_schema(name):
     first = (ROOT / f"labs/{name}.yaml").read_text().splitlines()[0]
     assert first == "# yaml-language-server: $schema=lab.schema.json"

@@ -13,11 +13,13 @@ from labctl.spec import load_lab
 from labctl.spec.model import SourceSpec
 
 
-@pytest.mark.parametrize(("release", "expected"), [("3.7", ["common", "openshift-byo"]), ("3.9", ["common", "openshift-deploy"]),
-                                                     ("3.11", ["common", "openshift-deploy"])])
-def test_openshift_entry_point_follows_the_release(release, expected):
+@pytest.mark.parametrize(("release", "entry"), [("3.7", "openshift-byo"), ("3.9", "openshift-deploy-3-9"),
+                                                  ("3.11", "openshift-deploy-3-11")])
+def test_openshift_entry_point_follows_the_release(release, entry):
     lab, _ = load_lab("openshift", sets=[f"release={release}"])
-    assert [p.name for p in phases(lab)] == expected
+    assert [p.name for p in phases(lab)] == ["common", "openshift-prerequisites", entry, "openshift-front", "openshift-wordpress"]
+    preflight = [p.name for p in phases(lab, "preflight")]
+    assert preflight == ([] if release == "3.7" else [f"openshift-checks-{release.replace('.', '-')}"])
 
 
 def _repo(tmp_path):

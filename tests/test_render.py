@@ -12,7 +12,7 @@ from conftest import need_tools
 from labctl.render import mitogen_strategy_dir, render_lab
 from labctl.spec import builtin_labs, load_lab
 
-LABS = ["avi", "nsxt", "openshift", "smoke"]
+LABS = ["avi", "nsxt", "openshift", "openshift-small", "smoke"]
 FILES = ["Vagrantfile", "ansible.cfg", "inventory/labctl.yml"]
 
 
@@ -30,21 +30,26 @@ def test_rendered_files_match_golden(name, tmp_path, golden, monkeypatch):
     import labctl.render
 
     monkeypatch.setattr(labctl.render, "_control_path", lambda: labctl.render.CONTROL_PATH)  # not the home's length
+    monkeypatch.setenv("LABCTL_NSX_PASSWORD", "golden-nsx-password")
     out = _render(name, tmp_path).directory
-    inventory = "inventory/hosts" if name == "openshift" else "inventory/hosts.yml"
+    inventory = "inventory/hosts" if name.startswith("openshift") else "inventory/hosts.yml"
     for rel in [*FILES, inventory]:
         text = (out / rel).read_text()
-        if name == "openshift" and rel == inventory:
-            text = _mask_htpasswd(text)
+        if rel == inventory:
+            text = _mask_secrets(name, out, text)
         if rel == "ansible.cfg":  # where mitogen is installed differs per machine
             text = text.replace(mitogen_strategy_dir(), "<site-packages>/ansible_mitogen/plugins/strategy")
         golden(f"render/{name}/{rel.replace('/', '_')}", text)
 
 
-def _mask_htpasswd(text: str) -> str:
-    import re
+def _mask_secrets(name: str, out, text: str) -> str:
+    """Generated secrets differ per render: each value becomes <secret.NAME> (the golden shows where it goes)."""
+    from labctl.render.secrets import materialize
 
-    return re.sub(r"\$apr1\$[^']+", "$apr1$<generated>", text)
+    lab, _ = load_lab(name)
+    for ref, value in sorted(materialize(dict(lab.spec.secrets), out).refs.items(), key=lambda kv: -len(kv[1])):
+        text = text.replace(value, f"<secret.{ref}>")
+    return text
 
 
 @pytest.mark.parametrize("name", LABS)

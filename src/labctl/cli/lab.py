@@ -40,6 +40,8 @@ def up_cmd(lab: str, provider, sets, labdir, no_provision: bool) -> None:
         run = lifecycle.up(resolved, labdir, step, with_provision=not no_provision)
     _report_checks(run.results or [])
     output.say(f"{resolved.name}: up ({len(resolved.nodes)} nodes) in {labdir}")
+    for note in resolved.spec.notes:
+        output.say(f"  {note}")
 
 
 @click.command("provision", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl provision smoke\n  labctl provision smoke --from smoke\n  labctl provision openshift --only openshift-deploy")

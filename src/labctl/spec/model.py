@@ -232,6 +232,9 @@ class LabSpec(_Strict):
     secrets: dict[str, SecretSpec] = {}
     phases: list[PhaseSpec] = []
     checks: list[CheckSpec] = []
+    notes: list[Annotated[str, Field(pattern=_SAFE_TEXT)]] = Field(
+        [], description="lines `up` prints at the end: where the console is, how to log in (`${param}` works)")
+    overlays: list[OverlaySpec] = Field([], description="spec fragments laid over the lab when their `when` holds, in order (consumed while loading)")
 
 
 class RuntimesConfig(_Strict):

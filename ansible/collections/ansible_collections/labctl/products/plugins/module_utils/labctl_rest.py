@@ -11,6 +11,7 @@ Public API (stable; vendor modules build on it):
     ``session.request(method, path, body=None, headers=None, on_412=None) -> Response``;
     ``get/post/put/patch/delete(path, body=None, **kw)`` are shortcuts; ``session.cookie(name)`` reads a cookie;
     ``session.headers`` (dict) is sent on every call; ``session.add_secret(value)`` redacts more values.
+    The session builds one TLS context for all its calls (``reuse_tls_context``, kept for callers).
     Connection errors and 5xx responses are retried ``retries`` times (0.5 s, 1 s, 2 s ...). A 412 calls
     ``on_412()`` (re-read the object, return the new body to send, or None to give up), bounded the same way.
     Any other non-2xx status raises ``RestError``.
@@ -132,6 +133,7 @@ class Session:
         self.jar = CookieJar()
         self._request = Request(validate_certs=validate_certs, ca_path=ca_path, timeout=timeout,
                                 cookies=self.jar, follow_redirects="none", use_netrc=False)
+        reuse_tls_context(self, validate_certs, ca_path)  # one TLS context: loading CAs per call costs ~50 ms
 
     def add_secret(self, value):
         """Redact `value` from every error this session raises."""

@@ -325,3 +325,20 @@ def test_openshift_runtimes_build_and_list_ready(shared_runtimes, release, line)
     old = [r for r in listed if r["ansible"].startswith(line)]
     assert len(old) == 1 and old[0]["ready"] and Path(old[0]["path"], "bin", "ansible-playbook").is_file()
     assert all(r["ready"] for r in listed)
+
+
+def test_up_without_a_suitable_python_fails_in_preflight_before_any_machine(tmp_path):
+    need_tools("docker", "vagrant")
+    labdir = tmp_path / "lab"
+    env = {**os.environ, "PATH": "/usr/bin:/bin", "PYENV_ROOT": str(tmp_path / "no-pyenv"),
+           "LABCTL_RUNTIMES_DIR": str(tmp_path / "runtimes")}
+    before = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split()
+    up = subprocess.run([sys.executable, "-m", "labctl", "up", "openshift", "--provider", "docker", "-d", str(labdir)],
+                        capture_output=True, text=True, env=env, timeout=300)
+    assert up.returncode == 1
+    line = up.stderr.strip().splitlines()[-1]
+    assert line.startswith("labctl: error: lab openshift: runtime ansible-2.4.6.0-py3.6 needs Python 3.6 and none was found")
+    assert "`pyenv install 3.6`" in line
+    assert not (labdir / ".vagrant").exists()
+    after = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split()
+    assert not set(after) - set(before)

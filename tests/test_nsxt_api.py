@@ -239,6 +239,23 @@ def test_wrong_password_is_a_clear_error(double, lab):
     assert "wrong-password-1" not in result["msg"]
 
 
+def test_a_manager_that_does_not_answer_is_a_clear_error(double, lab):
+    port = _free_port()
+    lab.render(f"nsx_manager=127.0.0.1:{port}")
+    result = lab.run(TEARDOWN)
+    assert result["rc"] != 0
+    assert result["msg"].startswith(f"nsx_manager 127.0.0.1:{port}: GET /api/v1/logical-router-ports failed (no response): ")
+    assert "refused" in result["msg"].lower()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 # -- the "Done when", through the CLI: docker machines, the double as its own process ----------------
 
 class Standalone:

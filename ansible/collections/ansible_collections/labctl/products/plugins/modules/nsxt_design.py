@@ -382,7 +382,8 @@ def main():
         else:
             Design(nsx, p).apply()
     except (RestError, ValueError) as err:
-        fail(module, err, log, rest.redactor)
+        about = {"kind": "nsx_manager", "name": p["hostname"]} if isinstance(err, RestError) else {}  # no object: the manager
+        fail(module, err, log, rest.redactor, **about)
     if p["state"] == "present" and not module.check_mode and p["memberships_file"]:
         record_memberships(p["memberships_file"], nsx.added)
     module.exit_json(**log.result(added_memberships=nsx.added))

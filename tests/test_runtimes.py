@@ -14,7 +14,17 @@ from pathlib import Path
 import pytest
 
 from labctl.errors import LabctlError
-from labctl.runtimes import CALLBACK_DIR, builder, catalog, doctor_rows, ensure_for_lab, env_for, finder, picker, store
+from labctl.runtimes import (
+    CALLBACK_DIR,
+    builder,
+    catalog,
+    doctor_rows,
+    ensure_for_lab,
+    env_for,
+    finder,
+    picker,
+    store,
+)
 from labctl.spec import load_lab
 
 MINE = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -143,7 +153,7 @@ def test_no_suitable_python_is_one_line_naming_what_to_install(bare_path):
     assert text.startswith("lab openshift: runtime ansible-2.4.6.0-py3.6 needs Python 3.6 and none was found")
     assert "`pyenv install 3.6`" in text and "runtimes: {pythons: {\"3.6\": /path/to/python3.6}}" in text
     assert not store.root().exists() or not store.installed()
-    rows = dict((check, (status, detail)) for check, status, detail in doctor_rows(lab))
+    rows = {check: (status, detail) for check, status, detail in doctor_rows(lab)}
     assert rows["runtime ansible-2.4.6.0-py3.6"][0] == "fail"
 
 
@@ -195,7 +205,7 @@ def test_the_callback_parses_as_python_35():
 
 
 def _labctl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, timeout=120, check=False)
 
 
 def test_cli_list_json_keys_and_rm_usage():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,8 +18,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import need_tools, skip_or_fail
+
 from labctl import runtimes
 from labctl.runtimes import builder, catalog, finder, picker, store
 
@@ -167,7 +166,7 @@ def test_a_build_killed_hard_is_swept_by_the_next_and_the_rename_is_the_last_ste
     watcher.join()
     assert seen_final_early == [False]  # the final name never showed a runtime without its manifest
     assert runtime.ready and not list(root.glob(".build-*"))
-    out = subprocess.run([str(runtime.path / "bin" / "ansible-playbook"), "--version"], capture_output=True, text=True)
+    out = subprocess.run([str(runtime.path / "bin" / "ansible-playbook"), "--version"], capture_output=True, text=True, check=False)
     assert out.returncode == 0 and "ansible-playbook 2.4.6.0" in out.stdout
 
 
@@ -204,7 +203,7 @@ CMD ["/usr/sbin/sshd", "-D", "-e"]
 
 
 def _image_exists(image: str) -> bool:
-    return subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode == 0
+    return subprocess.run(["docker", "image", "inspect", image], capture_output=True, check=False).returncode == 0
 
 
 def _build_py27_image(tmp: Path) -> None:
@@ -234,7 +233,7 @@ def py27_image(tmp_path_factory):
             _build_py27_image(tmp)
         finally:
             subprocess.run(["rm", "-rf", str(tmp / "rootfs")], check=False)
-    out = subprocess.run(["docker", "run", "--rm", PY27_IMAGE, "sh", "-c", "ls /usr/bin/python*"], capture_output=True, text=True)
+    out = subprocess.run(["docker", "run", "--rm", PY27_IMAGE, "sh", "-c", "ls /usr/bin/python*"], capture_output=True, text=True, check=False)
     assert out.stdout.split() == ["/usr/bin/python2.7"], out.stdout
     return PY27_IMAGE
 
@@ -298,9 +297,9 @@ def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_r
     labdir = tmp_path / "lab"
     cli = [sys.executable, "-m", "labctl"]
     try:
-        up = subprocess.run([*cli, "up", str(spec), "-d", str(labdir)], capture_output=True, text=True, timeout=1500)
+        up = subprocess.run([*cli, "up", str(spec), "-d", str(labdir)], capture_output=True, text=True, timeout=1500, check=False)
         assert up.returncode == 0, up.stdout + up.stderr
-        verify = subprocess.run([*cli, "verify", str(spec), "-d", str(labdir), "--json"], capture_output=True, text=True)
+        verify = subprocess.run([*cli, "verify", str(spec), "-d", str(labdir), "--json"], capture_output=True, text=True, check=False)
         results = json.loads(verify.stdout)
         assert results and all(r["ok"] for r in results), verify.stdout
         used = json.loads((labdir / store.USAGE).read_text())
@@ -311,14 +310,14 @@ def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_r
         assert command["env"]["PATH"].startswith(str(chosen["common"].path))
         assert command["env"]["ANSIBLE_STRATEGY_PLUGINS"].endswith("ansible_mitogen/plugins/strategy")  # mitogen ran it
     finally:
-        subprocess.run([*cli, "down", str(spec), "-d", str(labdir), "--force"], capture_output=True, timeout=600)
+        subprocess.run([*cli, "down", str(spec), "-d", str(labdir), "--force"], capture_output=True, timeout=600, check=False)
 
 
 @pytest.mark.parametrize(("release", "line"), [("3.7", "2.4."), ("3.11", "2.9.")])
 def test_openshift_runtimes_build_and_list_ready(shared_runtimes, release, line):
     _need_python("3.6" if release == "3.7" else "3.9")
     cli = [sys.executable, "-m", "labctl", "runtime"]
-    built = subprocess.run([*cli, "build", "openshift", "--set", f"release={release}"], capture_output=True, text=True, timeout=1200)
+    built = subprocess.run([*cli, "build", "openshift", "--set", f"release={release}"], capture_output=True, text=True, timeout=1200, check=False)
     assert built.returncode == 0, built.stderr
     listed = json.loads(subprocess.run([*cli, "list", "openshift", "--set", f"release={release}", "--json"],
                                        capture_output=True, text=True, check=True).stdout)
@@ -332,13 +331,13 @@ def test_up_without_a_suitable_python_fails_in_preflight_before_any_machine(tmp_
     labdir = tmp_path / "lab"
     env = {**os.environ, "PATH": "/usr/bin:/bin", "PYENV_ROOT": str(tmp_path / "no-pyenv"),
            "LABCTL_RUNTIMES_DIR": str(tmp_path / "runtimes")}
-    before = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split()
+    before = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=False).stdout.split()
     up = subprocess.run([sys.executable, "-m", "labctl", "up", "openshift", "--provider", "docker", "-d", str(labdir)],
-                        capture_output=True, text=True, env=env, timeout=300)
+                        capture_output=True, text=True, env=env, timeout=300, check=False)
     assert up.returncode == 1
     line = up.stderr.strip().splitlines()[-1]
     assert line.startswith("labctl: error: lab openshift: runtime ansible-2.4.6.0-py3.6 needs Python 3.6 and none was found")
     assert "`pyenv install 3.6`" in line
     assert not (labdir / ".vagrant").exists()
-    after = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True).stdout.split()
+    after = subprocess.run(["docker", "ps", "-aq"], capture_output=True, text=True, check=False).stdout.split()
     assert not set(after) - set(before)

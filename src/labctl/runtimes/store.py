@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 
 from labctl import paths
-from labctl.errors import LabctlError, LabBusy
+from labctl.errors import LabBusy, LabctlError
 from labctl.runtimes.catalog import Release
 
 MANIFEST = "labctl-runtime.json"  # written last: a runtime without it is not ready

@@ -10,7 +10,6 @@
 # handler and writes the artifacts, as under its own callback.
 #
 # Written for Python 3.5+ and Ansible 2.3 to 2.13: no f-strings, no annotations.
-from __future__ import absolute_import, division, print_function
 
 import base64
 import datetime
@@ -22,8 +21,6 @@ import threading
 import uuid
 
 from ansible.plugins.callback.default import CallbackModule as DefaultCallbackModule
-
-__metaclass__ = type
 
 DOCUMENTATION = """
     callback: awx_display
@@ -40,7 +37,7 @@ LOCK = threading.RLock()
 
 
 def _now():
-    return datetime.datetime.utcnow().isoformat() + "+00:00"
+    return datetime.datetime.now(datetime.timezone.utc).isoformat()
 
 
 def _dump(data, out):
@@ -49,7 +46,7 @@ def _dump(data, out):
     out.write("\x1b[K")
     for offset in range(0, len(b64), 78):
         chunk = b64[offset:offset + 78]
-        out.write("%s\x1b[%dD" % (chunk, len(chunk)))
+        out.write("%s\x1b[%dD" % (chunk, len(chunk)))  # noqa: UP031 (Python 3.5: no f-strings)
     out.write("\x1b[K")
 
 
@@ -60,7 +57,7 @@ def _write_partial(event):
     folder = os.path.join(base, "job_events")
     if not os.path.isdir(folder):
         os.mkdir(folder, 0o700)
-    final = os.path.join(folder, "%s-partial.json" % event["uuid"])
+    final = os.path.join(folder, "%s-partial.json" % event["uuid"])  # noqa: UP031
     temp = final + ".tmp"
     handle = os.fdopen(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, stat.S_IRUSR | stat.S_IWUSR), "w")
     with handle:
@@ -89,7 +86,7 @@ class CallbackModule(DefaultCallbackModule):
     CALLBACK_NAME = "awx_display"
 
     def __init__(self, *args, **kwargs):
-        super(CallbackModule, self).__init__(*args, **kwargs)
+        super().__init__(*args, **kwargs)
         self._ctx = {"playbook_uuid": str(uuid.uuid4())}
 
     def set_options(self, *args, **kwargs):
@@ -97,7 +94,7 @@ class CallbackModule(DefaultCallbackModule):
         load_name = getattr(self, "_load_name", None)
         self._load_name = "default"
         try:
-            return super(CallbackModule, self).set_options(*args, **kwargs)
+            return super().set_options(*args, **kwargs)
         finally:
             self._load_name = load_name
 
@@ -130,14 +127,14 @@ class CallbackModule(DefaultCallbackModule):
     def v2_playbook_on_start(self, playbook):
         name = os.path.basename(getattr(playbook, "_file_name", "") or "")
         self._ctx["playbook"] = name
-        self._event("playbook_on_start", {}, super(CallbackModule, self).v2_playbook_on_start, playbook)
+        self._event("playbook_on_start", {}, super().v2_playbook_on_start, playbook)
 
     def v2_playbook_on_play_start(self, play):
         self._ctx.update({"play": play.get_name(), "play_uuid": str(play._uuid), "play_pattern": ",".join(play.hosts)
                           if isinstance(play.hosts, list) else str(play.hosts)})
         self._ctx.pop("task_uuid", None)
         self._event("playbook_on_play_start", {"name": play.get_name()},
-                    super(CallbackModule, self).v2_playbook_on_play_start, play)
+                    super().v2_playbook_on_play_start, play)
 
     def _task(self, task):
         path = task.get_path() if hasattr(task, "get_path") else ""
@@ -147,46 +144,46 @@ class CallbackModule(DefaultCallbackModule):
     def v2_playbook_on_task_start(self, task, is_conditional):
         self._task(task)
         self._event("playbook_on_task_start", {"is_conditional": is_conditional},
-                    super(CallbackModule, self).v2_playbook_on_task_start, task, is_conditional)
+                    super().v2_playbook_on_task_start, task, is_conditional)
 
     def v2_playbook_on_handler_task_start(self, task):
         self._task(task)
         self._event("playbook_on_handler_task_start", {},
-                    super(CallbackModule, self).v2_playbook_on_handler_task_start, task)
+                    super().v2_playbook_on_handler_task_start, task)
 
     def v2_playbook_on_no_hosts_matched(self):
-        self._event("playbook_on_no_hosts_matched", {}, super(CallbackModule, self).v2_playbook_on_no_hosts_matched)
+        self._event("playbook_on_no_hosts_matched", {}, super().v2_playbook_on_no_hosts_matched)
 
     # host results
 
     def v2_runner_on_ok(self, result):
-        self._event("runner_on_ok", self._result(result), super(CallbackModule, self).v2_runner_on_ok, result)
+        self._event("runner_on_ok", self._result(result), super().v2_runner_on_ok, result)
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         data = self._result(result)
         data["ignore_errors"] = ignore_errors
-        self._event("runner_on_failed", data, super(CallbackModule, self).v2_runner_on_failed, result, ignore_errors)
+        self._event("runner_on_failed", data, super().v2_runner_on_failed, result, ignore_errors)
 
     def v2_runner_on_unreachable(self, result):
         self._event("runner_on_unreachable", self._result(result),
-                    super(CallbackModule, self).v2_runner_on_unreachable, result)
+                    super().v2_runner_on_unreachable, result)
 
     def v2_runner_on_skipped(self, result):
-        self._event("runner_on_skipped", self._result(result), super(CallbackModule, self).v2_runner_on_skipped, result)
+        self._event("runner_on_skipped", self._result(result), super().v2_runner_on_skipped, result)
 
     def v2_runner_item_on_ok(self, result):
-        self._event("runner_item_on_ok", self._result(result), super(CallbackModule, self).v2_runner_item_on_ok, result)
+        self._event("runner_item_on_ok", self._result(result), super().v2_runner_item_on_ok, result)
 
     def v2_runner_item_on_failed(self, result):
         self._event("runner_item_on_failed", self._result(result),
-                    super(CallbackModule, self).v2_runner_item_on_failed, result)
+                    super().v2_runner_item_on_failed, result)
 
     def v2_runner_item_on_skipped(self, result):
         self._event("runner_item_on_skipped", self._result(result),
-                    super(CallbackModule, self).v2_runner_item_on_skipped, result)
+                    super().v2_runner_item_on_skipped, result)
 
     def v2_runner_retry(self, result):
-        self._event("runner_retry", self._result(result), super(CallbackModule, self).v2_runner_retry, result)
+        self._event("runner_retry", self._result(result), super().v2_runner_retry, result)
 
     # the end: ansible-runner's `stats` reads this event
 
@@ -195,4 +192,4 @@ class CallbackModule(DefaultCallbackModule):
                 ("changed", "dark", "failures", "ignored", "ok", "processed", "rescued", "skipped")}
         for key in ("task", "task_uuid", "task_action", "task_path", "task_args", "play", "play_uuid", "play_pattern"):
             self._ctx.pop(key, None)
-        self._event("playbook_on_stats", data, super(CallbackModule, self).v2_playbook_on_stats, stats)
+        self._event("playbook_on_stats", data, super().v2_playbook_on_stats, stats)

@@ -219,3 +219,11 @@ def test_cli_list_json_keys_and_rm_usage():
     missing = _labctl("runtime", "rm", "ansible-0.1-py3.6")
     assert missing.returncode == 1 and "no runtime named ansible-0.1-py3.6" in missing.stderr
     assert "labctl runtime build openshift --set release=3.11" in _labctl("runtime", "--help").stdout
+
+
+def test_a_runtime_labctls_own_ansible_satisfies_needs_no_build(tmp_path):
+    body = ("defaults: {python: '2.7'}\nnodes: {a: {}}\nphases:\n  - {name: api, playbook: x.yml, runtime: {ansible: '>=2.17'}}\n"
+            "  - {name: local, playbook: x.yml, hosts: localhost}\n  - {name: box, playbook: x.yml}\n")
+    lab, _ = load_lab(str(_spec(tmp_path, body)))
+    api, local, box = (picker.for_phase(lab, p) for p in lab.spec.phases)
+    assert api.own and local.own and not box.own

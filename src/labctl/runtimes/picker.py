@@ -15,6 +15,8 @@ def for_phase(lab, phase) -> Runtime:
     """The runtime `phase` of `lab` runs with (built or not)."""
     wanted = getattr(phase, "runtime", None)
     if wanted is not None:
+        if _own_fits(wanted):
+            return store.own()
         release = catalog.match(wanted.ansible)
         return resolve(release, list(wanted.python) or _mine_first(release.controller))
     targets = target_pythons(lab, phase)
@@ -25,6 +27,18 @@ def for_phase(lab, phase) -> Runtime:
     return resolve(release, _mine_first(release.controller))
 
 
+def _own_fits(wanted) -> bool:
+    """labctl's own ansible-core when the phase's specifier allows it (no build at all)."""
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+    mine = store.own()
+    try:
+        allowed = SpecifierSet(wanted.ansible)
+    except InvalidSpecifier:
+        return False  # catalog.match says what is wrong with it
+    return mine.ansible in allowed and (not wanted.python or mine.python in wanted.python)
+
+
 def _mine_first(pythons) -> list[str]:
     """The Python labctl runs on first when the release runs there: nothing else to find."""
     mine = store.own().python
@@ -33,8 +47,8 @@ def _mine_first(pythons) -> list[str]:
 
 def target_pythons(lab, phase) -> list[str]:
     """The Pythons the phase's targets have; a node without `python:` counts as modern.
-    Preflight and teardown-on-the-control-host phases target localhost: labctl's own Python."""
-    if getattr(phase, "stage", "provision") == "preflight":
+    Preflight phases and phases with `hosts: localhost` run on the control host: labctl's own Python."""
+    if getattr(phase, "stage", "provision") == "preflight" or phase.hosts in ("localhost", "127.0.0.1"):
         return []
     return sorted({p for p in (getattr(node, "python", None) for node in lab.nodes) if p})
 

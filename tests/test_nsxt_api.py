@@ -256,6 +256,61 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+# -- the double itself enforces the manager's rules (so the runs above prove something) ------------------
+
+@pytest.fixture
+def nsx():
+    need_shared()
+    sys.path.insert(0, str(ROOT))
+    from tests.doubles.nsxt import ApiError, Manager
+
+    manager = Manager("admin", PASSWORD)
+
+    def call(method, path, body=None, query=None, auth=_auth()):
+        try:
+            return manager.handle(method, path, query or {}, body, auth)
+        except ApiError as err:
+            return err.status, err.body()
+
+    return call
+
+
+def test_double_validates_bodies_against_the_schema(nsx):
+    status, body = nsx("POST", "/transport-zones", {"display_name": "z", "transport_type": "GENEVE", "colour": "red"})
+    assert status == 400
+    assert "'GENEVE' is not one of ['OVERLAY', 'VLAN']" in body["error_message"] and "field colour is not allowed" in body["error_message"]
+    status, body = nsx("POST", "/logical-router-ports", {"resource_type": "LogicalRouterDownLinkPort", "logical_router_id": "x"})
+    assert status == 400 and "required property subnets is missing" in body["error_message"]
+    status, zone = nsx("POST", "/transport-zones", {"transport_type": "VLAN", "_revision": 7, "_create_user": "me"})
+    assert status == 201 and zone["_revision"] == 0 and zone["_create_user"] == "admin"  # read-only fields ignored
+
+
+def test_double_enforces_revision_and_authentication(nsx):
+    zone = nsx("POST", "/transport-zones", {"display_name": "z", "transport_type": "VLAN"})[1]
+    assert nsx("PUT", f"/transport-zones/{zone['id']}", {"display_name": "z2", "transport_type": "VLAN"})[0] == 412
+    assert nsx("PUT", f"/transport-zones/{zone['id']}", dict(zone, _revision=5))[0] == 412
+    assert nsx("PUT", f"/transport-zones/{zone['id']}", dict(zone, display_name="z2"))[1]["_revision"] == 1
+    assert nsx("PUT", f"/transport-zones/{zone['id']}", dict(zone, transport_type="OVERLAY", _revision=1))[0] == 400
+    assert nsx("GET", "/transport-zones", auth=None)[0] == 401
+    assert nsx("GET", "/transport-zones", auth="Basic YWRtaW46bm9wZQ==")[0] == 403
+
+
+def test_double_enforces_link_order_port_types_and_delete_rules(nsx):
+    t0 = nsx("POST", "/logical-routers", {"display_name": "t0", "router_type": "TIER0"})[1]
+    t1 = nsx("POST", "/logical-routers", {"display_name": "t1", "router_type": "TIER1"})[1]
+    link1 = {"resource_type": "LogicalRouterLinkPortOnTIER1", "logical_router_id": t1["id"]}
+    assert nsx("POST", "/logical-router-ports", dict(link1, linked_logical_router_port_id={"target_id": "none"}))[0] == 404
+    status, body = nsx("POST", "/logical-router-ports", {"resource_type": "LogicalRouterLinkPortOnTIER0", "logical_router_id": t1["id"]})
+    assert status == 400 and "cannot be created on TIER1 router t1" in body["error_message"]
+    port0 = nsx("POST", "/logical-router-ports", {"resource_type": "LogicalRouterLinkPortOnTIER0", "logical_router_id": t0["id"]})[1]
+    port1 = nsx("POST", "/logical-router-ports", dict(link1, linked_logical_router_port_id={"target_id": port0["id"]}))[1]
+    assert nsx("GET", f"/logical-router-ports/{port0['id']}")[1]["linked_logical_router_port_id"] == port1["id"]
+    assert nsx("DELETE", f"/logical-router-ports/{port0['id']}")[0] == 400  # still linked
+    assert nsx("DELETE", f"/logical-routers/{t1['id']}")[0] == 400  # has a port
+    assert nsx("DELETE", f"/logical-routers/{t1['id']}", query={"force": "true"})[0] == 200
+    assert nsx("DELETE", f"/logical-router-ports/{port0['id']}")[0] == 200
+
+
 # -- the "Done when", through the CLI: docker machines, the double as its own process ----------------
 
 class Standalone:

@@ -19,6 +19,10 @@ def _resolve(lab: str, provider=None, sets=(), labdir: Path | None = None):
     found = record.find(lab, provider, tuple(sets), labdir)
     for note in found.notes:
         output.say(note)
+    if found.notes:
+        from labctl.render import write_record
+
+        write_record(found.lab, found.labdir)
     return found.lab, found.labdir
 
 
@@ -78,9 +82,12 @@ def verify_cmd(lab: str, provider, sets, labdir, as_json: bool) -> None:
 
     resolved, labdir = _resolve(lab, provider, sets, labdir)
     results = verify(resolved, labdir)
-    rows = [{"check": r.name, "node": r.node, "ok": r.ok, "detail": r.detail} for r in results]
-    output.table(rows, ["check", "node", "ok", "detail"], as_json)
-    _fail_on(results)
+    if as_json:
+        rows = [{"check": r.name, "node": r.node, "ok": r.ok, "detail": r.detail} for r in results]
+        output.table(rows, ["check", "node", "ok", "detail"], as_json)
+        _fail_on(results)
+        return
+    _report_checks(results)
 
 
 @click.command("halt", epilog=f"{LAB_HELP}\n\nExamples:\n\n\b\n  labctl halt smoke\n  labctl up smoke      # starts the machines again")

@@ -149,6 +149,11 @@ def _record(lab: Lab) -> str:
     return json.dumps(data, indent=1, sort_keys=True) + "\n"
 
 
+def write_record(lab: Lab, labdir: Path) -> None:
+    """Record the lab's request and resolved spec (a later `--set` changes it on purpose)."""
+    write_atomic(labdir / LAB_RECORD, _record(lab))
+
+
 def _drop_stale_inventory(directory: Path, keep: str) -> None:
     """A lab that switched inventory format must not leave the other file behind."""
     for name in ("hosts", "hosts.yml"):

@@ -25,8 +25,30 @@ class Finding:
 def diagnose(lab: Lab | None) -> list[Finding]:
     findings = [_vagrant(), _vagrant_plugins(), _docker(), _ansible(), _mitogen(), _box()]
     if lab is not None:
-        findings += [_resources(lab), *_subnets(lab)]
+        findings += [_resources(lab), *_variants(lab), *_subnets(lab), *_runtimes(lab)]
     return findings
+
+
+def _runtimes(lab: Lab) -> list[Finding]:
+    from labctl import runtimes
+
+    return [Finding(*row) for row in runtimes.doctor_rows(lab)]
+
+
+def _variants(lab: Lab) -> list[Finding]:
+    """Built-in labs that extend this one (openshift-small for openshift): their size against the host."""
+    import yaml
+
+    from labctl import paths
+    from labctl.spec import builtin_labs, load_lab
+
+    found = []
+    for name in builtin_labs():
+        raw = yaml.safe_load((paths.labs_dir() / f"{name}.yaml").read_text()) or {}
+        if name != lab.name and raw.get("extends") == lab.name:
+            variant = _resources(load_lab(name)[0])
+            found.append(Finding(f"variant {name}", variant.status, variant.detail))
+    return found
 
 
 def _quiet(argv: list[str]) -> proc.Outcome | None:

@@ -34,6 +34,11 @@ def phases(lab: Lab, stage: str = "provision") -> list[PhaseSpec]:
     return [COMMON, *chosen] if stage == "provision" else chosen
 
 
+def every_phase(lab: Lab) -> list[PhaseSpec]:
+    """Preflight, provisioning and teardown phases, in that order."""
+    return [*phases(lab, "preflight"), *phases(lab), *phases(lab, "teardown")]
+
+
 def playbooks(lab: Lab, phase: PhaseSpec) -> list[Path]:
     names = phase.playbooks or [phase.playbook]
     base = sources.checkout(phase.source) if phase.source else None

@@ -19,13 +19,10 @@ CALLBACK_DIR = Path(__file__).resolve().parent / "callback"
 __all__ = ["Runtime", "doctor_rows", "ensure", "ensure_for_lab", "env_for", "for_phase", "lab_runtimes", "record_use", "rows"]
 
 
-STAGES = ("preflight", "provision", "teardown")
-
-
 def _phases(lab) -> list:
     from labctl import provision
 
-    return [phase for stage in STAGES for phase in provision.phases(lab, stage)]
+    return provision.every_phase(lab)
 
 
 def lab_runtimes(lab) -> dict[str, list[str]]:

@@ -241,8 +241,6 @@ def py27_image(tmp_path_factory):
 PY27_LAB = """\
 name: rt-py27
 extends: smoke
-phases:
-  - {{name: smoke, playbook: smoke27.yml}}
 defaults:
   image: {image}
   python: "2.7"
@@ -264,32 +262,11 @@ checks:
   - {{name: smoke file on rt-b, node: rt-b, command: cat /etc/labctl-smoke.txt, expect: "host: rt-b"}}
   - {{name: http on rt-a, node: rt-a, port: 8080}}
 """
-SERVER_PY3 = """\
-        setsid runuser -u labsmoke -- python3 -m http.server {{ labctl_smoke_port | int }} \\
-          --directory {{ labctl_smoke_root | quote }} \\
-"""
-SERVER_PY2 = """\
-        cd {{ labctl_smoke_root | quote }}
-        setsid runuser -u labsmoke -- python2.7 -m SimpleHTTPServer {{ labctl_smoke_port | int }} \\
-"""
-
-
-def _smoke27(directory: Path) -> None:
-    """labctl's smoke playbook, its HTTP server started with Python 2.7's module: the shipped one
-    runs `python3 -m http.server`, which a Python-2.7-only box lacks."""
-    from labctl import paths
-
-    text = (paths.ansible_dir() / "smoke.yml").read_text()
-    assert SERVER_PY3 in text
-    (directory / "smoke27.yml").write_text(text.replace(SERVER_PY3, SERVER_PY2))
-
-
 def test_python27_lab_comes_up_under_the_picked_216_runtime(py27_image, shared_runtimes, tmp_path):
     from labctl.spec import load_lab
 
     spec = tmp_path / "rt-py27.yaml"
     spec.write_text(PY27_LAB.format(image=py27_image))
-    _smoke27(tmp_path)
     lab, _ = load_lab(str(spec))
     chosen = {p.name: runtimes.for_phase(lab, p) for p in __import__("labctl.provision", fromlist=["phases"]).phases(lab)}
     assert {r.ansible for r in chosen.values()} == {"2.16.19"}

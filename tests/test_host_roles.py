@@ -109,19 +109,26 @@ def _status(lab) -> dict:
     return {n["name"]: n for n in json.loads(labctl("status", str(lab["spec"]), "--json").stdout)["nodes"]}
 
 
-def _playbook(lab, playbook: Path, *args: str, check: bool = False) -> tuple[subprocess.CompletedProcess, dict]:
-    """ansible-playbook on the lab's inventory as labctl runs it, with the JSON callback."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(lab["labdir"] / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"),
-           "ANSIBLE_STDOUT_CALLBACK": "json", "ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    command = [str(BIN / "ansible-playbook"), "-i", "inventory", str(playbook), *args, *(["--check", "--diff"] if check else [])]
-    result = subprocess.run(command, cwd=lab["labdir"], env=env, capture_output=True, text=True)
-    start = result.stdout.find("{")
-    return result, (json.loads(result.stdout[start:]) if start >= 0 else {})
+def _playbook(lab, playbook: Path, check: bool = False, **extravars) -> tuple[int, dict[str, dict], dict]:
+    """Run a playbook on the lab's inventory through ansible-runner, as labctl does.
 
+    Returns the exit code, task name -> result for each host, and the recap stats.
+    """
+    import ansible_runner
 
-def _tasks(report: dict, host: str) -> dict[str, dict]:
-    """task name -> that host's result, over every play of a JSON callback report."""
-    return {t["task"]["name"]: t["hosts"][host] for play in report["plays"] for t in play["tasks"] if host in t["hosts"]}
+    env = {"ANSIBLE_CONFIG": str(lab["labdir"] / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"),
+           "ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    (lab["dir"] / "runner").mkdir(exist_ok=True)
+    run = ansible_runner.run(private_data_dir=str(lab["dir"] / "runner"), playbook=str(playbook), quiet=True,
+                             inventory=str(lab["labdir"] / "inventory"), envvars=env, extravars=extravars,
+                             cmdline="--check --diff" if check else None)
+    tasks: dict[str, dict] = {}
+    for event in run.events:
+        data = event.get("event_data", {})
+        if event.get("event", "").startswith("runner_on_") and data.get("host"):
+            result = dict(data.get("res", {}), _event=event["event"])
+            tasks.setdefault(data["host"], {})[data.get("task", "")] = result
+    return run.rc, tasks, run.stats or {}
 
 
 # --- Service Engine hosts ---------------------------------------------------------------------
@@ -164,19 +171,17 @@ def test_another_key_is_refused(lab, tmp_path):
 
 
 def test_se_host_in_a_container_gets_no_docker_and_a_rerun_changes_nothing(lab):
-    result, report = _playbook(lab, PLAYBOOKS / "avi-se-hosts.yml", "-e", f"avi_connector_public_key='{lab['public']}'")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert report["stats"]["se-1"]["changed"] == 0
-    tasks = _tasks(report, "se-1")
-    assert tasks["Decide whether this host can run Docker"]["ansible_facts"]["avi_se_host_run_docker"] is False
-    assert tasks["Install the Docker engine (apt)"].get("skipped") is True  # no Docker daemon can run in a container
+    rc, tasks, stats = _playbook(lab, PLAYBOOKS / "avi-se-hosts.yml", avi_connector_public_key=lab["public"])
+    assert rc == 0 and stats["changed"].get("se-1", 0) == 0, stats
+    assert tasks["se-1"]["Decide whether this host can run Docker"]["ansible_facts"]["avi_se_host_run_docker"] is False
+    assert tasks["se-1"]["Install the Docker engine (apt)"]["_event"] == "runner_on_skipped"  # no Docker daemon in a container
 
 
 def test_se_host_refuses_a_malformed_key(lab):
-    result, report = _playbook(lab, PLAYBOOKS / "avi-se-hosts.yml", "-e", "avi_connector_public_key='not a key'")
-    assert result.returncode != 0
-    failed = _tasks(report, "se-1")["Require a public key for the connector user"]
-    assert failed["failed"] and failed["msg"].startswith("avi_connector_public_key must be one OpenSSH public key line")
+    rc, tasks, _ = _playbook(lab, PLAYBOOKS / "avi-se-hosts.yml", avi_connector_public_key="not a key")
+    assert rc != 0
+    failed = tasks["se-1"]["Require a public key for the connector user"]
+    assert failed["_event"] == "runner_on_failed" and failed["msg"].startswith("avi_connector_public_key must be one OpenSSH public key line")
 
 
 # --- KVM hosts --------------------------------------------------------------------------------
@@ -197,12 +202,11 @@ def test_kvm_host_packages_are_installed(lab):
 
 
 def test_kvm_host_rerun_changes_nothing_and_skips_what_needs_a_real_kvm_host(lab):
-    result, report = _playbook(lab, PLAYBOOKS / "nsxt-kvm-hosts.yml")
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert report["stats"]["kvm-1"]["changed"] == 0
-    tasks = _tasks(report, "kvm-1")
-    assert tasks["Decide what needs a real host"]["ansible_facts"]["kvm_host_in_container"] is True
-    assert {name: tasks[name].get("skipped") for name in REAL_HOST_ONLY} == {name: True for name in REAL_HOST_ONLY}
+    rc, tasks, stats = _playbook(lab, PLAYBOOKS / "nsxt-kvm-hosts.yml")
+    assert rc == 0 and stats["changed"].get("kvm-1", 0) == 0, stats
+    assert tasks["kvm-1"]["Decide what needs a real host"]["ansible_facts"]["kvm_host_in_container"] is True
+    events = {name: tasks["kvm-1"][name]["_event"] for name in REAL_HOST_ONLY}
+    assert events == {name: "runner_on_skipped" for name in REAL_HOST_ONLY}
 
 
 # --- controller -------------------------------------------------------------------------------
@@ -221,16 +225,16 @@ def controller_check(lab):
           tasks:
             - ansible.builtin.include_role: {name: avi_controller, tasks_from: python_apt.yml}
         """))
-    done, _ = _playbook(lab, bootstrap)
-    assert done.returncode == 0, done.stdout[-3000:]
-    result, report = _playbook(lab, PLAYBOOKS / "avi-controller.yml", "-e", f"controller_image={image}",
-                               "-e", "avi_controller_cores=4 avi_controller_memory_gb=7 avi_controller_disk_gb=10", check=True)
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return _tasks(report, "ctl")
+    assert _playbook(lab, bootstrap)[0] == 0
+    rc, tasks, stats = _playbook(lab, PLAYBOOKS / "avi-controller.yml", check=True, controller_image=str(image),
+                                 avi_controller_cores=4, avi_controller_memory_gb=7, avi_controller_disk_gb=10)
+    assert rc == 0, {name: r.get("msg") for name, r in tasks.get("ctl", {}).items() if r["_event"] == "runner_on_failed"}
+    return tasks["ctl"]
 
 
 def _unit(tasks: dict) -> str:
-    return tasks["Write the avicontroller unit"]["diff"]["after"]
+    diff = tasks["Write the avicontroller unit"]["diff"]
+    return (diff[0] if isinstance(diff, list) else diff)["after"]
 
 
 def _run_args(unit: str) -> list[str]:
@@ -262,13 +266,14 @@ def test_controller_check_mode_plans_docker_the_image_and_the_service(controller
     assert controller_check["Install the Docker engine (apt)"]["changed"] is True  # docker.io is not on the box
     assert controller_check["Look for the controller image in Docker"]["rc"] != 0
     assert controller_check["Copy the controller image tarball from the control host"]["changed"] is True
-    assert controller_check["Load the controller image into Docker"].get("skipped") is True  # a command: not run in check mode
+    assert controller_check["Load the controller image into Docker"]["_event"] == "runner_on_skipped"  # a command: not in check mode
 
 
 def test_controller_needs_the_image_path(lab):
-    result, report = _playbook(lab, PLAYBOOKS / "avi-controller.yml", check=True)
-    assert result.returncode != 0
-    failed = next(r for name, r in _tasks(report, "ctl").items() if r.get("failed"))
+    rc, tasks, _ = _playbook(lab, PLAYBOOKS / "avi-controller.yml", check=True)
+    assert rc != 0
+    failed = tasks["ctl"]["Require the controller image tarball"]
+    assert failed["_event"] == "runner_on_failed"
     assert "controller_image" in failed["msg"] and "must be set" in failed["msg"]
 
 
@@ -332,3 +337,85 @@ def test_playbooks_and_roles_pass_ansible_lint_production():
     result = subprocess.run([lint, "--offline", "--profile", "production", *paths], capture_output=True, text=True, env=env, cwd=ANSIBLE)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
     assert "Profile 'production' was required, and it passed" in result.stderr
+
+
+# --- the controller's bounded wait, for real ---------------------------------------------------
+
+STAND_IN = '''\
+import http.server, json, ssl, sys
+polls = {"n": 0}
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/api/cluster/runtime":
+            polls["n"] += 1
+            state = "CLUSTER_UP_NO_HA" if polls["n"] > 2 else "CLUSTER_STARTING"
+            body = json.dumps({"cluster_state": {"state": state}, "node_states": []}).encode()
+        else:
+            body = b"<html><title>Avi Vantage</title></html>"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain("/tmp/hx-stand-in.pem")
+server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
+'''
+
+
+def _self_signed(path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .sign(key, hashes.SHA256()))
+    path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+                     + cert.public_bytes(serialization.Encoding.PEM))
+
+
+@pytest.fixture(scope="module")
+def stand_in(lab):
+    """The two URLs the wait polls, served on the controller host (port 9443): the cluster is
+    CLUSTER_STARTING for two polls, then CLUSTER_UP_NO_HA."""
+    node = f"{LAB}-ctl"
+    pem, script = lab["dir"] / "hx-stand-in.pem", lab["dir"] / "hx-stand-in.py"
+    _self_signed(pem)
+    script.write_text(STAND_IN)
+    for path in (pem, script):
+        subprocess.run(["docker", "cp", str(path), f"{node}:/tmp/{path.name}"], check=True, capture_output=True)
+    started = subprocess.run(["docker", "exec", node, "sh", "-c", "setsid python3 /tmp/hx-stand-in.py 9443 </dev/null >/dev/null 2>&1 & echo $!"],
+                             check=True, capture_output=True, text=True)
+    playbook = lab["dir"] / "wait.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - hosts: controllers
+          gather_facts: false
+          tasks:
+            - ansible.builtin.include_role: {name: avi_controller, tasks_from: wait.yml}
+        """))
+    yield playbook
+    subprocess.run(["docker", "exec", node, "kill", started.stdout.strip()], capture_output=True)
+
+
+def test_controller_wait_polls_until_the_cluster_is_up(lab, stand_in):
+    rc, tasks, _ = _playbook(lab, stand_in, avi_controller_https_port=9443, avi_controller_boot_timeout=30, avi_controller_boot_delay=1)
+    assert rc == 0, {n: r.get("msg") for n, r in tasks["ctl"].items()}
+    runtime = tasks["ctl"]["Wait for the controller cluster to be up"]
+    assert runtime["json"]["cluster_state"]["state"] == "CLUSTER_UP_NO_HA" and runtime["attempts"] == 3
+
+
+def test_controller_wait_is_bounded_and_says_what_to_look_at(lab, stand_in):
+    rc, tasks, _ = _playbook(lab, stand_in, avi_controller_https_port=9444, avi_controller_boot_timeout=3, avi_controller_boot_delay=1)
+    assert rc != 0
+    failed = tasks["ctl"]["Report the controller that did not come up"]
+    assert failed["_event"] == "runner_on_failed"
+    assert failed["msg"].startswith("the Avi controller on ctl did not come up within 3 s (")
+    assert failed["msg"].endswith("see `journalctl -u avicontroller` and `docker logs avicontroller` on it, or raise avi_controller_boot_timeout")

@@ -11,11 +11,11 @@ DOCUMENTATION = r"""
 module: nsxt_design
 short_description: Apply labctl's NSX-T edge and routing design to an NSX-T Manager (/api/v1)
 description:
-  - Every object is looked up by display_name (two of one name is an error), created when missing (tagged
-    C({scope: labctl, tag: LAB})) and updated with C(_revision) only when a field this module sets differs.
-  - Order - transport zones, edge membership of those zones, edge cluster, VLAN uplink switch, Tier-0 and its
-    uplink, then per Tier-1 - the router, the Tier-0 link port, the Tier-1 link port pointing at it (found by
-    that link), downlinks on overlay switches and advertisement of connected routes.
+  - "Every object is looked up by display_name (two of one name is an error), created when missing (tagged
+    C({scope: labctl, tag: LAB})) and updated with C(_revision) only when a field this module sets differs."
+  - "Order: transport zones, edge membership of those zones, edge cluster, VLAN uplink switch, Tier-0 and its
+    uplink, then per Tier-1: the router, the Tier-0 link port, the Tier-1 link port pointing at it (found by
+    that link), downlinks on overlay switches and advertisement of connected routes."
   - A 412 (the object changed in between) is answered by re-reading it and retrying, bounded by I(retries).
   - Check mode reads only and reports exactly what a real run would do, in C(labctl_objects).
 options:
@@ -32,8 +32,16 @@ options:
   transport_zones: {description: "Zones: name, transport_type, host_switch_name.", type: list, elements: dict}
   edges: {description: Display names of existing edge transport nodes (never created)., type: list, elements: str}
   edge_cluster: {description: Name of the edge cluster of I(edges)., type: str}
-  tier0: {description: "name, high_availability_mode, uplinks (switch, vlan, ip CIDR, member_index).", type: dict}
-  tier1_routers: {description: "Routers: name, downlinks (switch, ip CIDR).", type: list, elements: dict, default: []}
+  tier0:
+    description: "name, high_availability_mode (ACTIVE_STANDBY), uplinks: switch, vlan (0), ip (CIDR), member_index (0),
+      transport_zone (default: the first VLAN zone)."
+    type: dict
+  tier1_routers:
+    description: "Routers: name, downlinks: switch (an overlay switch, created), ip (CIDR), transport_zone (default: the
+      first OVERLAY zone)."
+    type: list
+    elements: dict
+    default: []
   memberships_file: {description: JSON file recording the zone memberships this module added (for teardown)., type: path}
   validate_certs: {description: Verify the manager's certificate., type: bool, default: true}
   ca_path: {description: CA file to verify it with., type: path}
@@ -177,13 +185,22 @@ class Nsx:
 
 
 def argument_spec():
+    text, req = dict(type="str"), dict(type="str", required=True)
+    uplink = dict(switch=req, vlan=dict(type="int", default=0), ip=req, member_index=dict(type="int", default=0), transport_zone=text)
+    downlink = dict(switch=req, ip=req, transport_zone=text)
     spec = dict(
         hostname=dict(type="str", required=True), username=dict(type="str", default="admin"),
         password=dict(type="str", required=True, no_log=True), lab=dict(type="str", required=True),
         state=dict(type="str", default="present", choices=["present", "absent"]),
-        transport_zones=dict(type="list", elements="dict"), edges=dict(type="list", elements="str"),
-        edge_cluster=dict(type="str"), tier0=dict(type="dict"),
-        tier1_routers=dict(type="list", elements="dict", default=[]), memberships_file=dict(type="path"),
+        transport_zones=dict(type="list", elements="dict", options=dict(
+            name=req, transport_type=dict(type="str", required=True, choices=["OVERLAY", "VLAN"]), host_switch_name=req)),
+        edges=dict(type="list", elements="str"), edge_cluster=dict(type="str"),
+        tier0=dict(type="dict", options=dict(name=req, high_availability_mode=dict(
+            type="str", default="ACTIVE_STANDBY", choices=["ACTIVE_STANDBY", "ACTIVE_ACTIVE"]),
+            uplinks=dict(type="list", elements="dict", default=[], options=uplink))),
+        tier1_routers=dict(type="list", elements="dict", default=[], options=dict(
+            name=req, downlinks=dict(type="list", elements="dict", default=[], options=downlink))),
+        memberships_file=dict(type="path"),
     )
     spec.update(rest_argument_spec())
     return spec
@@ -209,7 +226,7 @@ class Design:
         cluster = self.nsx.ensure("edge_cluster", "edge-clusters", self.p["edge_cluster"],
                                   {"members": [{"transport_node_id": e["id"]} for e in edges]})
         t0 = self.router(self.p["tier0"], "TIER0", cluster)
-        for index, uplink in enumerate(self.p["tier0"].get("uplinks") or []):
+        for index, uplink in enumerate(self.p["tier0"]["uplinks"]):
             self.uplink(t0, index, uplink)
         for t1 in self.p["tier1_routers"]:
             self.tier1(t0, t1)
@@ -222,7 +239,10 @@ class Design:
         return obj
 
     def switch(self, name, zone_name, vlan=None):
-        zone = self.zones[zone_name] if zone_name else self.zones["VLAN" if vlan is not None else "OVERLAY"]
+        key = zone_name or ("VLAN" if vlan is not None else "OVERLAY")
+        if key not in self.zones:
+            raise ValueError("logical_switch %s: no transport zone %s in transport_zones" % (name, key))
+        zone = self.zones[key]
         wanted = {"transport_zone_id": zone["id"], "admin_state": "UP"}
         if vlan is not None:
             wanted["vlan"] = int(vlan)
@@ -231,7 +251,7 @@ class Design:
     def router(self, spec, tier, cluster):
         wanted = {"router_type": tier}
         if tier == "TIER0":
-            wanted.update(high_availability_mode=spec.get("high_availability_mode") or "ACTIVE_STANDBY", edge_cluster_id=cluster["id"])
+            wanted.update(high_availability_mode=spec["high_availability_mode"], edge_cluster_id=cluster["id"])
         return self.nsx.ensure(tier.lower(), "logical-routers", spec["name"], wanted)
 
     def switch_port(self, kind, router, switch, name, wanted):
@@ -243,17 +263,17 @@ class Design:
         return self.nsx.ensure(kind, "logical-router-ports", name, wanted, match={"logical_router_id": router["id"]})
 
     def uplink(self, t0, index, spec):
-        switch = self.switch(spec["switch"], spec.get("transport_zone"), spec.get("vlan", 0))
+        switch = self.switch(spec["switch"], spec["transport_zone"], spec["vlan"])
         self.switch_port("tier0_uplink", t0, switch, "%s-uplink-%d" % (t0["display_name"], index + 1), {
-            "resource_type": "LogicalRouterUpLinkPort", "edge_cluster_member_index": [int(spec.get("member_index") or 0)],
+            "resource_type": "LogicalRouterUpLinkPort", "edge_cluster_member_index": [spec["member_index"]],
             "subnets": subnet(spec["ip"])})
 
     def tier1(self, t0, spec):
         t1 = self.router(spec, "TIER1", None)
         created = self.nsx.log.objects[-1]["action"] == "create"
         self.link(t0, t1)
-        for down in spec.get("downlinks") or []:
-            switch = self.switch(down["switch"], down.get("transport_zone"))
+        for down in spec["downlinks"]:
+            switch = self.switch(down["switch"], down["transport_zone"])
             self.switch_port("tier1_downlink", t1, switch, "%s-%s" % (t1["display_name"], down["switch"]), {
                 "resource_type": "LogicalRouterDownLinkPort", "subnets": subnet(down["ip"])})
         self.nsx.advertise(t1, created, {"enabled": True, "advertise_nsx_connected_routes": True})

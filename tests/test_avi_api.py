@@ -8,6 +8,7 @@ host as the connector user with the lab's key and run `sudo -n true`.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -228,3 +229,40 @@ def test_env_supplied_passwords_stay_out_of_run_artifacts(runner, monkeypatch):
     assert not runner.double.controller.initial
     files = [p for p in runner.rundirs[0].rglob("*") if p.is_file()]
     assert [p.name for p in files if INITIAL in p.read_text(errors="replace")] == []
+
+
+def test_labctl_up_avi_against_the_double_then_provision_and_plan_write_nothing(double):
+    """The issue's "Done when", through the CLI: the built-in avi lab on docker, its controller the double."""
+    need_tools("vagrant", "docker")
+    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True).returncode:
+        pytest.skip("needs the labctl/debian12 image: labctl box build --provider docker")
+    ctl = double.controller
+    sets = [f"avi_controller={double.url}", "avi_validate_certs=false", f"avi_initial_password={INITIAL}",
+            "dns_servers=[192.0.2.53]", "ntp_servers=[192.0.2.123]"]
+    try:
+        up = labctl("up", "avi", "--provider", "docker", *[a for s in sets for a in ("--set", s)])
+        assert up.returncode == 0, up.stderr[-3000:]
+        secret = labctl("secret", "avi", "avi_admin_password").stdout.strip()
+        assert ctl.password == secret and len(secret) >= 8 and secret not in up.stdout + up.stderr
+        system = ctl.objects["systemconfiguration"]["default"]
+        assert system["dns_configuration"]["server_list"] == [{"addr": "192.0.2.53", "type": "V4"}]
+        assert system["ntp_configuration"]["ntp_servers"] == [{"server": {"addr": "192.0.2.123", "type": "V4"}}]
+        assert [u["name"] for u in ctl.objects["cloudconnectoruser"].values()] == ["aviconnector"]
+        cloud = next(c for c in ctl.objects["cloud"].values() if c["name"] == "Default-Cloud")
+        assert cloud["vtype"] == "CLOUD_LINUXSERVER"
+        status = json.loads(labctl("status", "avi", "--json").stdout)
+        addrs = sorted(n["address"] for n in status["nodes"] if n["name"].startswith("avi-se-"))
+        assert len(addrs) == 2 and all(a.startswith("192.168.70.") for a in addrs)
+        assert [h["host_ip"]["addr"] for h in cloud["linuxserver_configuration"]["hosts"]] == addrs
+        assert sorted(se["name"] for se in ctl.objects["serviceengine"].values()) == addrs
+
+        before = len(ctl.calls)
+        again = labctl("provision", "avi")
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert writes(ctl.calls[before:]) == [] and len(ctl.calls) > before  # it did read the controller
+        plan = labctl("plan", "avi", "--json")
+        assert plan.returncode == 0, plan.stderr[-3000:]
+        assert writes(ctl.calls[before:]) == [] and '"update"' not in plan.stdout and '"create"' not in plan.stdout
+        assert '"unchanged"' in plan.stdout
+    finally:
+        labctl("down", "avi", "--force")

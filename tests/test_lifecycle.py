@@ -98,7 +98,7 @@ def test_endpoints_from_docker_match_vagrant_ssh_config(smoke_up, tmp_path):
     from_docker = provider.endpoints(lab, smoke_dir())
     assert from_docker == provider.vagrant_endpoints(lab, smoke_dir())
     assert sorted(e.port for e in from_docker.values()) == sorted({e.port for e in from_docker.values()})
-    from labctl.providers import docker_state
+    from labctl.providers import docker as docker_state
 
     assert docker_state.endpoints(lab, tmp_path) is None  # not this directory's containers: ask Vagrant
 

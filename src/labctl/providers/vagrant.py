@@ -1,59 +1,50 @@
-"""Provider `vagrant` (virtualbox, libvirt, docker) through python-vagrant.
+"""What every Vagrant provider shares (docker, libvirt, virtualbox), through python-vagrant.
 
 Vagrant's output goes to the lab's log (python-vagrant's errors carry none); a failure becomes
-one CommandFailed with the command, exit code, the log's tail and its path.
+one CommandFailed with the command, exit code, the log's tail and its path. Each provider is a
+subclass in its own module that fills in the hooks: its checks, how it boots a batch, faster
+state readers, and what to clean after `vagrant destroy`.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from labctl import proc
-from labctl.errors import CommandFailed
-from labctl.providers import docker_state, libvirt_state
-from labctl.spec import Lab
 from labctl.endpoints import Endpoint
+from labctl.errors import CommandFailed, ToolMissing
+from labctl.spec import Lab
 
 LOG = Path(".labctl") / "logs" / "vagrant.log"
-SERIAL_BOUND = 4  # virtualbox boots one machine per `vagrant up`: this many at once
 BATCH = 25  # large labs boot in batches of this many machines
-LIBVIRT_HINT = ("apt-get install -y --no-install-recommends vagrant-libvirt libvirt-daemon-system qemu-system-x86 "
-                "qemu-utils dnsmasq-base, and start libvirtd (README: The libvirt path)")
 
 
 class VagrantProvider:
-    def __init__(self, name: str) -> None:
-        self.name = name
+    """The shared mechanics; subclasses set `name` and override the hooks below."""
+
+    name = ""
 
     def check(self, lab: Lab, labdir: Path) -> None:
         proc.require("vagrant", "apt-get install -y --no-install-recommends vagrant (or see vagrantup.com)")
-        if self.name == "docker":
-            docker_state.check_images(sorted({n.image for n in lab.nodes}))
-            docker_state.check_names(lab, labdir)
-            return
-        if self.name == "libvirt":
-            proc.require("virsh", LIBVIRT_HINT)
-            _check_plugin("vagrant-libvirt", LIBVIRT_HINT)
-        _check_boxes(self.name, sorted({n.box for n in lab.nodes}))
+        self.check_provider(lab, labdir)
+
+    def check_provider(self, lab: Lab, labdir: Path) -> None:
+        """The provider's own needs (tools, plugins, boxes or images)."""
+        check_boxes(self.name, sorted({n.box for n in lab.nodes}))
 
     def up(self, lab: Lab, labdir: Path, progress) -> None:
         names = [n.name for n in lab.nodes]
         batches = [names[i : i + BATCH] for i in range(0, len(names), BATCH)]
         for number, batch in enumerate(batches, 1):
             progress(f"vagrant up: {len(batch)} machines, batch {number} of {len(batches)} ({self.name})")
-            if self.name == "virtualbox":
-                with ThreadPoolExecutor(SERIAL_BOUND) as pool:
-                    list(pool.map(lambda name: self._up(labdir, name), batch))
-            else:  # docker and libvirt boot the machines of one `vagrant up` in parallel
-                try:
-                    self._up(labdir, _pattern(batch) if len(batches) > 1 else None)
-                finally:
-                    if self.name == "libvirt":  # also when a machine failed: its networks exist
-                        libvirt_state.remember(labdir)
+            self.boot(labdir, batch, len(batches) > 1)
+
+    def boot(self, labdir: Path, batch: list[str], batched: bool) -> None:
+        """One batch: a single `vagrant up` boots its machines in parallel (docker, libvirt)."""
+        self._up(labdir, pattern(batch) if batched else None)
 
     def halt(self, lab: Lab, labdir: Path, progress) -> None:
         if (labdir / ".vagrant").is_dir():
@@ -64,16 +55,11 @@ class VagrantProvider:
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         if not (labdir / ".vagrant").is_dir():
             return {n.name: "not created" for n in lab.nodes}
-        if self.name == "docker":  # `docker ps` answers in milliseconds, `vagrant status` in seconds
-            return docker_state.states(lab)
         with _client(labdir) as client:
             found = {s.name: s.state.replace("_", " ") for s in client.status()}
         return {n.name: found.get(n.name, "not created") for n in lab.nodes}
 
     def endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
-        found = docker_state.endpoints(lab, labdir) if self.name == "docker" else None
-        if found:
-            return found
         return self.vagrant_endpoints(lab, labdir)
 
     def vagrant_endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
@@ -85,23 +71,17 @@ class VagrantProvider:
         return {n.name: _endpoint(n.name, config.lookup(n.name)) for n in lab.nodes}
 
     def destroy(self, lab: Lab, labdir: Path, force: bool, progress) -> None:
-        if self.name == "libvirt":  # `vagrant destroy` deletes the files that name them
-            libvirt_state.remember(labdir)
         if (labdir / "Vagrantfile").is_file() and (labdir / ".vagrant").is_dir():
             progress("vagrant destroy")
             with _client(labdir) as client:
                 client.destroy()
-        if self.name == "libvirt":
-            libvirt_state.remove_leftovers(labdir, labdir / LOG, progress)
-        if force and self.name == "docker":
-            docker_state.remove_leftovers(lab, labdir / LOG, progress)
 
     def _up(self, labdir: Path, vm_name: str | None) -> None:
         with _client(labdir) as client:
             client.up(vm_name=vm_name, provider=self.name, no_provision=True)
 
 
-def _pattern(names: list[str]) -> str:
+def pattern(names: list[str]) -> str:
     """Vagrant takes `/regex/` as a machine name: one `vagrant up` for a whole batch.
 
     Node names are validated hostnames (letters, digits, '-'), all literal in a Ruby regex.
@@ -137,21 +117,17 @@ def _tail(log: Path) -> str:
         return ""
 
 
-def _check_plugin(plugin: str, hint: str) -> None:
+def check_plugin(plugin: str, hint: str) -> None:
     listed = proc.run(["vagrant", "plugin", "list"], check=False).output
     if not any(line.split(" ", 1)[0] == plugin for line in listed.splitlines()):
-        from labctl.errors import ToolMissing
-
         raise ToolMissing(f"the Vagrant plugin {plugin} is not installed", hint)
 
 
-def _check_boxes(provider: str, boxes: list[str]) -> None:
+def check_boxes(provider: str, boxes: list[str]) -> None:
     import vagrant
 
     have = {(b.name, b.provider) for b in vagrant.Vagrant(quiet_stderr=True).box_list()}
     for box in boxes:
         if (box, provider) not in have:
             hint = f"labctl box build --provider {provider}" if box.startswith("labctl/") else f"vagrant box add {box} --provider {provider}"
-            from labctl.errors import ToolMissing
-
             raise ToolMissing(f"vagrant box {box} ({provider}) is not installed", hint)

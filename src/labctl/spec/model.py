@@ -6,7 +6,9 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-PROVIDERS = ("docker", "libvirt", "virtualbox", "ssh")
+from labctl.providers import REGISTRY
+
+PROVIDERS = tuple(REGISTRY)  # the provider registry's names feed the schema
 Scalar = str | int | float | bool
 
 # Every string that reaches the Vagrantfile or an inventory is held to one of these.

@@ -1,4 +1,4 @@
-"""The libvirt networks a lab's `vagrant up` created, so that `down` removes them and nothing else.
+"""Provider `libvirt` (vagrant-libvirt), and the networks a lab's `vagrant up` created, so that `down` removes them and nothing else.
 
 vagrant-libvirt writes the UUID of each network it creates to
 .vagrant/machines/NODE/libvirt/created_networks, but only for the machine that created it, and
@@ -16,6 +16,8 @@ import re
 from pathlib import Path
 
 from labctl import fsutil, proc
+from labctl.providers.vagrant import LOG, VagrantProvider, check_plugin
+from labctl.spec import Lab
 
 URI = "qemu:///system"  # vagrant-libvirt's default (lv.uri)
 RECORD = Path(".labctl") / "libvirt-networks"
@@ -69,3 +71,29 @@ def _uuids(path: Path) -> set[str]:
     except OSError:
         return set()
     return {line.strip() for line in text.splitlines() if _UUID.match(line.strip())}
+
+
+HINT = ("apt-get install -y --no-install-recommends vagrant-libvirt libvirt-daemon-system qemu-system-x86 "
+        "qemu-utils dnsmasq-base, and start libvirtd (README: The libvirt path)")
+
+
+class LibvirtProvider(VagrantProvider):
+    """vagrant-libvirt: virsh and the plugin; the networks a lab created are removed with it."""
+
+    name = "libvirt"
+
+    def check_provider(self, lab: Lab, labdir: Path) -> None:
+        proc.require("virsh", HINT)
+        check_plugin("vagrant-libvirt", HINT)
+        super().check_provider(lab, labdir)
+
+    def boot(self, labdir: Path, batch: list[str], batched: bool) -> None:
+        try:
+            super().boot(labdir, batch, batched)
+        finally:  # also when a machine failed: its networks exist
+            remember(labdir)
+
+    def destroy(self, lab: Lab, labdir: Path, force: bool, progress) -> None:
+        remember(labdir)  # `vagrant destroy` deletes the files that name them
+        super().destroy(lab, labdir, force, progress)
+        remove_leftovers(labdir, labdir / LOG, progress)

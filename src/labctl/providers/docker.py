@@ -1,4 +1,4 @@
-"""What Docker itself knows about a lab on the docker provider: images, containers, networks.
+"""Provider `docker` (Vagrant's docker provider), and what Docker itself knows: images, containers, networks.
 
 Containers carry the label org.labctl.lab=<lab> and the name <lab>-<node> (see Vagrantfile.j2).
 """
@@ -11,8 +11,9 @@ from pathlib import Path
 
 from labctl import proc
 from labctl.errors import LabctlError, ToolMissing
-from labctl.spec import Lab
 from labctl.endpoints import Endpoint
+from labctl.providers.vagrant import LOG, VagrantProvider
+from labctl.spec import Lab
 
 LABEL = "org.labctl.lab"
 SSH_PORT = re.compile(r"^127\.0\.0\.1:(\d+)->22/tcp$")
@@ -101,3 +102,28 @@ def remove_leftovers(lab: Lab, log: Path, progress) -> None:
         if subnet in subnets:
             progress(f"removing docker network {subnet}")
             proc.run(["docker", "network", "rm", net_id], log=log, check=False)
+
+
+class DockerProvider(VagrantProvider):
+    """Vagrant's docker provider: images instead of boxes; state and endpoints read from `docker ps`."""
+
+    name = "docker"
+
+    def check_provider(self, lab: Lab, labdir: Path) -> None:
+        check_images(sorted({n.image for n in lab.nodes}))
+        check_names(lab, labdir)
+
+    def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
+        if not (labdir / ".vagrant").is_dir():
+            return {n.name: "not created" for n in lab.nodes}
+        check_daemon()
+        return states(lab)  # `docker ps` answers in milliseconds, `vagrant status` in seconds
+
+    def endpoints(self, lab: Lab, labdir: Path) -> dict[str, Endpoint]:
+        return endpoints(lab, labdir) or self.vagrant_endpoints(lab, labdir)
+
+    def destroy(self, lab: Lab, labdir: Path, force: bool, progress) -> None:
+        check_daemon()
+        super().destroy(lab, labdir, force, progress)
+        if force:
+            remove_leftovers(lab, labdir / LOG, progress)

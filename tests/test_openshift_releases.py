@@ -19,7 +19,6 @@ import pytest
 
 from conftest import ROOT, need_shared, need_tools
 from labctl.provision.sources import checkout
-from labctl.render import render_lab
 from labctl.spec import load_lab
 from labctl.spec.model import SourceSpec
 
@@ -34,9 +33,14 @@ def entry_playbooks(release: str) -> list[str]:
 
 
 def render_release(release: str, outdir: Path, sets: tuple[str, ...] = ()) -> Path:
-    """`labctl render openshift --set release=R`: the spec's overlays give each release its inventory."""
-    lab, _ = load_lab("openshift", sets=[f"release={release}", *sets])
-    return render_lab(lab, outdir / "lab").directory
+    """`labctl render openshift --set release=R` itself: the spec's overlays give each release its inventory."""
+    labdir = outdir / "lab"
+    args = [sys.executable, "-m", "labctl", "render", "openshift", "-o", str(labdir), "--set", f"release={release}"]
+    for item in sets:
+        args += ["--set", item]
+    result = subprocess.run(args, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return labdir
 
 
 @pytest.fixture(scope="session")
@@ -115,9 +119,8 @@ def test_removed_variable_is_refused_quoting_upstream(upstream, runtime, tmp_pat
 
 @pytest.mark.integration
 def test_seed_shaped_inventory_is_refused_by_311(upstream, runtime, tmp_path):
-    """Why the overlays exist: the 3.7 inventory as is fails 3.11's first check."""
-    lab, _ = load_lab("openshift", sets=["release=3.11"])
-    labdir = render_lab(lab, tmp_path / "lab").directory
+    """Why the overlays exist: the 3.7 inventory (the seed's, no overlay) as is fails 3.11's first check."""
+    labdir = render_release("3.7", tmp_path)
     result = preflight(runtime("3.11"), labdir, pinned_checkout("3.11"))
     assert result.returncode != 0
     assert "openshift_deployment_type must be defined and one of origin, openshift-enterprise" in result.stdout

@@ -53,7 +53,8 @@ def _mask_secrets(name: str, out, text: str) -> str:
 
 
 @pytest.mark.parametrize("name", LABS)
-def test_rerender_is_byte_identical_and_writes_nothing(name, tmp_path):
+def test_rerender_is_byte_identical_and_writes_nothing(name, tmp_path, monkeypatch):
+    monkeypatch.setenv("LABCTL_NSX_PASSWORD", "golden-nsx-password")  # nsxt's manager password comes from the user
     first = _render(name, tmp_path)
     before = {p: p.read_bytes() for p in first.directory.rglob("*") if p.is_file()}
     second = _render(name, tmp_path)

@@ -19,7 +19,7 @@ from labctl.spec.model import PhaseSpec
 def digest(phase: PhaseSpec, labdir: Path, playbooks: Iterable[Path], loaded: Iterable[str],
            source: tuple[Path, str] | None = None) -> str:
     """`source` is a git checkout and its commit: files under it count by that commit."""
-    h = hashlib.sha256(json.dumps(phase.model_dump(mode="json"), sort_keys=True).encode())
+    h = hashlib.sha256(json.dumps(_plain(phase), sort_keys=True, default=str).encode())
     root = str(source[0]) + "/" if source else None
     h.update(f"commit {source[1] if source else '-'}\n".encode())
     machines = sorted((labdir / ".vagrant" / "machines").glob("*/*/id"))
@@ -50,3 +50,14 @@ def _role_dir(path: Path) -> Path | None:
         if index + 2 < len(parts):
             return Path(*parts[: index + 2])
     return None
+
+
+def _plain(value):
+    """A model as plain data, read field by field (pydantic's serializer would build its schema)."""
+    if hasattr(value, "model_fields"):
+        return {name: _plain(getattr(value, name, None)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

@@ -143,7 +143,7 @@ def mitogen_strategy_dir() -> str:
 
 def _record(lab: Lab) -> str:
     """The resolved spec, for later commands (status, up) to read without the source file."""
-    data = {"name": lab.name, "source": lab.source, "spec": lab.spec.model_dump(mode="json", by_alias=True)}
+    data = {"name": lab.name, "source": lab.source, "spec": lab.dump}
     if lab.request:
         data["request"] = {"spec_path": lab.request.spec_path, "provider": lab.request.provider, "sets": list(lab.request.sets)}
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

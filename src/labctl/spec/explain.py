@@ -10,7 +10,7 @@ NODE_KEYS = ("box", "image", "cpus", "memory", "groups", "vars", "addresses", "s
 
 def lab_data(lab: Lab) -> dict:
     """Everything a lab resolves to; secrets stay as `${secret.NAME}` references."""
-    spec = lab.spec.model_dump(mode="json", by_alias=True, exclude={"nodes", "defaults", "extends"})
+    spec = {k: v for k, v in lab.dump.items() if k not in ("nodes", "defaults", "extends")}
     nodes = {n.name: {k: _plain(getattr(n, k)) for k in NODE_KEYS} for n in lab.nodes}
     return {"name": lab.name, "source": lab.source, **spec, "provider": lab.provider, "nodes": nodes}
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from labctl.spec.model import LabSpec, NodeSpec
 
-NODE_FALLBACK = NodeSpec(box="labctl/debian12", image="labctl/debian12:latest", cpus=1, memory=1024)
+NODE_FALLBACK = NodeSpec.model_construct(box="labctl/debian12", image="labctl/debian12:latest", cpus=1, memory=1024)
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,7 @@ class Lab:
     nodes: tuple[Node, ...]
     networks: tuple[Network, ...] = field(default=())
     request: Request | None = None
+    dump: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the spec as JSON data
 
     @property
     def spec_dir(self) -> Path:
@@ -74,18 +75,26 @@ class Lab:
         return next(n for n in self.nodes if n.name == name)
 
 
-def resolve(spec: LabSpec, source: str) -> Lab:
+def resolve(spec: LabSpec, source: str, dump: Mapping[str, Any] | None = None) -> Lab:
+    """The typed lab of a validated spec; `dump` is the spec as JSON data (made here when not given)."""
     networks = tuple(Network(name, net.cidr) for name, net in spec.networks.items())
     base = _layer_node(NODE_FALLBACK, spec.defaults)
-    nodes = [(name, _layer_node(base, node or NodeSpec())) for name, node in spec.nodes.items()]
+    nodes = [(name, _layer_node(base, node or NodeSpec.model_construct())) for name, node in spec.nodes.items()]
     addresses = assign_addresses(spec, nodes)
     built = tuple(_node(name, settings, addresses[name]) for name, settings in nodes)
-    return Lab(spec.name, source, spec, spec.provider, built, networks)
+    dump = dump if dump is not None else spec.model_dump(mode="json", by_alias=True)
+    return Lab(spec.name, source, spec, spec.provider, built, networks, dump=dump)
+
+
+def _fields(node: NodeSpec, exclude_none: bool = False) -> dict[str, Any]:
+    """A node's settings without pydantic's serializer (which costs its schema build)."""
+    values = {name: getattr(node, name, None) for name in NodeSpec.model_fields}
+    return {k: v for k, v in values.items() if v is not None} if exclude_none else values
 
 
 def _layer_node(base: NodeSpec, over: NodeSpec) -> NodeSpec:
-    merged = base.model_dump()
-    for key, value in over.model_dump(exclude_none=True).items():
+    merged = _fields(base)
+    for key, value in _fields(over, exclude_none=True).items():
         if key == "groups":
             value = list(dict.fromkeys([*(merged["groups"] or []), *value]))
         elif key in ("vars", "networks"):

@@ -13,7 +13,7 @@ import yaml
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError
-from labctl.spec import expand, overlays, params, rules
+from labctl.spec import cache, expand, overlays, params, rules
 from labctl.spec.lab import Lab, Request, resolve
 from labctl.spec.layers import merge, set_value
 from labctl.spec.model import USER_CONFIG_KEYS
@@ -209,6 +209,10 @@ def _plain(value) -> bool:
 
 def _validate(layer: Layer, source: str, declared: dict[str, str]) -> Lab:
     layer.data.pop("extends", None)
+    digest = cache.key(layer.data, source) if not layer.problems else None
+    hit = cache.load(digest) if digest else None
+    if hit:
+        return resolve(hit[0], source, hit[1])
     problems = [*layer.problems, *params.check_kinds(layer, declared)]
     problems += params.substitute(layer)
     spec, shape_problems = validate_shape(layer)
@@ -216,5 +220,8 @@ def _validate(layer: Layer, source: str, declared: dict[str, str]) -> Lab:
     problems += [layer.problem(p, m) for p, m in rules.cross_check(layer)]
     if problems:
         raise SpecError(source, sort_problems(problems))
-    return resolve(spec, source)
+    lab = resolve(spec, source)
+    if digest:
+        cache.save(digest, spec, lab.dump)
+    return lab
 

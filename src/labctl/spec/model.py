@@ -37,7 +37,7 @@ PATTERN_HELP = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class NodeSpec(_Strict):
@@ -90,9 +90,9 @@ class DockerSpec(_ProviderBase):
 
 
 class ProvidersSpec(_Strict):
-    virtualbox: VirtualboxSpec = VirtualboxSpec()
-    libvirt: LibvirtSpec = LibvirtSpec()
-    docker: DockerSpec = DockerSpec()
+    virtualbox: VirtualboxSpec = Field(default_factory=VirtualboxSpec)
+    libvirt: LibvirtSpec = Field(default_factory=LibvirtSpec)
+    docker: DockerSpec = Field(default_factory=DockerSpec)
 
 
 class SourceSpec(_Strict):
@@ -212,7 +212,7 @@ class AnsibleSpec(_Strict):
 class OverlaySpec(BaseModel):
     """Spec keys laid over the lab when `when` holds (judged with the final params)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
     when: str = Field(description="`PARAM OP VALUE`, `PARAM` or `not PARAM`, e.g. `release >= 3.10`")
 
 
@@ -224,13 +224,13 @@ class LabSpec(_Strict):
     extends: Optional[str] = Field(None, description="a built-in lab name or a path to a spec")
     params: dict[str, Any] = {}
     provider: Literal[PROVIDERS] = "docker"  # type: ignore[valid-type]
-    providers: ProvidersSpec = ProvidersSpec()
-    defaults: NodeSpec = NodeSpec()
+    providers: ProvidersSpec = Field(default_factory=ProvidersSpec)
+    defaults: NodeSpec = Field(default_factory=NodeSpec)
     networks: dict[str, NetworkSpec] = {}
     nodes: dict[str, Optional[NodeSpec]] = Field(description="node name (ranges like `node-[1:3]` expand) -> settings")
     groups: dict[str, GroupSpec] = {}
-    inventory: InventorySpec = InventorySpec()
-    ansible: AnsibleSpec = AnsibleSpec()
+    inventory: InventorySpec = Field(default_factory=InventorySpec)
+    ansible: AnsibleSpec = Field(default_factory=AnsibleSpec)
     secrets: dict[str, SecretSpec] = {}
     phases: list[PhaseSpec] = []
     checks: list[CheckSpec] = []

@@ -98,7 +98,7 @@ def changes(labdir: Path, lab: Lab) -> list[str]:
     if not record.is_file():
         return []
     before = read(labdir).get("spec", {})
-    after = json.loads(json.dumps(lab.spec.model_dump(mode="json", by_alias=True)))
+    after = json.loads(json.dumps(lab.dump))
     return [f"{path}: {_short(a)} -> {_short(b)}" for path, a, b in _diff(before, after, "")]
 
 

@@ -1,0 +1,46 @@
+"""Validated specs, cached by their content: a spec seen before skips pydantic's schema build.
+
+pydantic builds a model's validator on first use (the models defer it), which costs more than
+everything else a render does. A valid spec's merged data is hashed with labctl's version and its
+spec modules' file stamps; the validated model and its JSON dump are kept under
+LABCTL_HOME/cache/specs, written atomically. Invalid specs are never cached: their errors always
+come from a full validation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+from pathlib import Path
+
+from labctl import __version__, paths
+from labctl.fsutil import write_atomic
+
+_HERE = Path(__file__).resolve().parent
+
+
+def key(data: dict, source: str) -> str:
+    files = [*_HERE.glob("*.py"), _HERE.parent / "providers" / "__init__.py"]  # the model reads the registry
+    stamps = sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
+    text = json.dumps([__version__, stamps, source, data], sort_keys=True, default=repr)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def load(digest: str):
+    """(spec, dump) cached under `digest`, or None."""
+    try:
+        return pickle.loads(_path(digest).read_bytes())  # noqa: S301 - our own cache under LABCTL_HOME
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError, TypeError, ValueError):
+        return None
+
+
+def save(digest: str, spec, dump) -> None:
+    try:
+        write_atomic(_path(digest), pickle.dumps((spec, dump), protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
+    except OSError:
+        pass  # a read-only home: no cache, the same result
+
+
+def _path(digest: str) -> Path:
+    return paths.cache_dir() / "specs" / f"{digest}.pickle"

@@ -376,6 +376,8 @@ def test_done_when_through_the_cli(tmp_path):
         objects = [o for phase in report for task in phase["tasks"] for o in task.get("objects", [])]
         assert len(objects) == 18 and {o["action"] for o in objects} == {"create"}
         assert double.hook("writes") == []
+        home = Path(os.environ["LABCTL_HOME"]) / "labs" / LAB / ".labctl"
+        leaks = [p for p in home.rglob("*") if p.is_file() and p.name != "secrets.json" and PASSWORD in p.read_text(errors="replace")]
 
         double.restart()  # apply again, then down leaves only the edges, as they were
         _ok(labctl("provision", LAB))
@@ -385,6 +387,8 @@ def test_done_when_through_the_cli(tmp_path):
             "transport-zones": [], "transport-nodes": ["edge-1", "edge-2"], "edge-clusters": [], "logical-switches": [],
             "logical-ports": [], "logical-routers": [], "logical-router-ports": []}
         assert [n["transport_zone_endpoints"] for n in state["objects"]["transport-nodes"].values()] == [[], []]
+        # ansible-runner writes the whole environment (LABCTL_NSX_PASSWORD too) into each run's artifacts/*/command
+        assert leaks == [], f"password in {leaks}"
     finally:
         labctl("down", LAB, "--force")
         double.stop()

@@ -24,7 +24,9 @@ from labctl.spec import load_lab
 from labctl.spec.model import PhaseSpec
 from doubles import avi as avi_double
 
-pytestmark = pytest.mark.integration
+sys.path.insert(0, str(ROOT / "ansible" / "collections"))
+from ansible_collections.labctl.products.plugins.module_utils import labctl_rest as rest  # noqa: E402
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import header_version, ip_addr, local_refs  # noqa: E402
 
 INITIAL = "Factory-Pass-17.2"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -114,6 +116,7 @@ def secrets_of(labdir):
     return [inventory["avi_admin_password"], INITIAL, *lines]
 
 
+@pytest.mark.integration
 def test_first_run_configures_the_controller_then_a_second_run_writes_nothing(runner):
     first, calls = runner()
     ctl = runner.double.controller
@@ -138,6 +141,7 @@ def test_first_run_configures_the_controller_then_a_second_run_writes_nothing(ru
     assert [r["status"] for r in second.results] == ["ok"] * 5
 
 
+@pytest.mark.integration
 def test_changed_ntp_server_updates_only_systemconfiguration_and_check_mode_says_so_first(runner):
     runner()
     planned, calls = runner(check=True, ntp_servers=["192.0.2.124"])
@@ -150,6 +154,7 @@ def test_changed_ntp_server_updates_only_systemconfiguration_and_check_mode_says
     assert objects(planned) == objects(done)  # check mode reported exactly what the run did
 
 
+@pytest.mark.integration
 def test_check_mode_on_a_fresh_controller_writes_nothing_and_lists_every_change(runner):
     planned, calls = runner(check=True)
     assert writes(calls) == []
@@ -160,6 +165,7 @@ def test_check_mode_on_a_fresh_controller_writes_nothing_and_lists_every_change(
     assert actions["cloud"][0] == "update" and "linuxserver_configuration.ssh_user_ref" in actions["cloud"][1]
 
 
+@pytest.mark.integration
 def test_api_error_is_one_line_naming_the_object(runner):
     runner.double.controller.inject("PUT", "/api/cloud/", 400, "Cloud Default-Cloud has virtual services;\ncannot change vtype")
     with pytest.raises(PhaseFailed) as info:
@@ -169,6 +175,7 @@ def test_api_error_is_one_line_naming_the_object(runner):
     assert failure.endswith("failed (HTTP 400): Cloud Default-Cloud has virtual services; cannot change vtype")
 
 
+@pytest.mark.integration
 def test_wrong_initial_password_is_a_clear_error(runner):
     with pytest.raises(PhaseFailed) as info:
         runner(avi_initial_password="not-the-factory-one")
@@ -178,6 +185,7 @@ def test_wrong_initial_password_is_a_clear_error(runner):
     assert "not-the-factory-one" not in failure
 
 
+@pytest.mark.integration
 def test_stale_object_is_reread_and_written_again_on_412(runner):
     runner()
     runner.double.controller.inject("PUT", "/api/systemconfiguration", 412, "Concurrent Update Error")
@@ -187,6 +195,7 @@ def test_stale_object_is_reread_and_written_again_on_412(runner):
     assert servers == [{"server": {"addr": "192.0.2.125", "type": "V4"}}]
 
 
+@pytest.mark.integration
 def test_passwords_and_private_key_never_appear_in_output_logs_or_artifacts(runner):
     runner(check=True)
     runner()
@@ -203,9 +212,7 @@ def test_passwords_and_private_key_never_appear_in_output_logs_or_artifacts(runn
 
 def test_double_refuses_what_the_controller_refuses(double):
     """The double itself: a body field the 17.2 schema lacks, and writes without the CSRF header."""
-    sys.path.insert(0, str(ROOT / "ansible" / "collections"))
-    from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError, Session
-
+    RestError, Session = rest.RestError, rest.Session
     session = Session(double.url, ca_path=double.cafile, retries=0, headers={"X-Avi-Version": "17.2.11", "Referer": double.url})
     session.post("/login", {"username": "admin", "password": INITIAL})
     with pytest.raises(RestError, match="CSRF"):
@@ -221,6 +228,7 @@ def test_double_refuses_what_the_controller_refuses(double):
 
 
 
+@pytest.mark.integration
 @pytest.mark.xfail(strict=True, raises=AssertionError, reason="engine: ansible-runner writes the whole environment into artifacts/*/command; "
                    "provision.run must drop the secrets' from_env variables (and LABCTL_AVI_INITIAL_PASSWORD) first")
 def test_env_supplied_passwords_stay_out_of_run_artifacts(runner, monkeypatch):
@@ -231,6 +239,7 @@ def test_env_supplied_passwords_stay_out_of_run_artifacts(runner, monkeypatch):
     assert [p.name for p in files if INITIAL in p.read_text(errors="replace")] == []
 
 
+@pytest.mark.integration
 def test_labctl_up_avi_against_the_double_then_provision_and_plan_write_nothing(double):
     """The issue's "Done when", through the CLI: the built-in avi lab on docker, its controller the double."""
     need_tools("vagrant", "docker")
@@ -266,3 +275,54 @@ def test_labctl_up_avi_against_the_double_then_provision_and_plan_write_nothing(
         assert '"unchanged"' in plan.stdout
     finally:
         labctl("down", "avi", "--force")
+
+
+def test_diff_compares_only_the_fields_the_spec_sets():
+    current = {"uuid": "x", "dns_configuration": {"server_list": [{"addr": "192.0.2.1", "type": "V4"}], "search_domain": "a"},
+               "ntp_configuration": {"ntp_servers": [{"server": {"addr": "192.0.2.2", "type": "V4"}, "key_number": 1}]}}
+    same = {"ntp_configuration": {"ntp_servers": [{"server": {"addr": "192.0.2.2", "type": "V4"}}]}}
+    assert rest.diff_fields(same, current) == []
+    other = {"dns_configuration": {"server_list": [{"addr": "192.0.2.9", "type": "V4"}], "search_domain": "a"}, "mtu": 1500}
+    assert rest.diff_fields(other, current) == ["dns_configuration.server_list", "mtu"]
+    assert rest.diff_fields({"a": [1, 2]}, {"a": [2, 1]}) == ["a"]  # order matters (DNS servers are tried in order)
+
+
+def test_merge_applies_the_wanted_fields_over_the_object():
+    merged = rest.merge({"uuid": "x", "c": {"a": 1, "b": [1]}}, {"c": {"b": [2]}, "d": True})
+    assert merged == {"uuid": "x", "c": {"a": 1, "b": [2]}, "d": True}
+    assert rest.flatten_fields({"c": {"b": [2], "e": {}}, "d": True}) == ["c.b", "c.e", "d"]
+
+
+def test_redactor_masks_secrets_and_secret_named_fields():
+    key = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE\n-----END OPENSSH PRIVATE KEY-----\n"
+    redactor = rest.Redactor(["S3cret-pass", key])
+    assert redactor.text("login with S3cret-pass failed") == "login with ******** failed"
+    assert "b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE" not in redactor.text("key line b3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAE")
+    assert redactor.value({"private_key": "anything", "name": "S3cret-pass"}) == {"private_key": "********", "name": "********"}
+
+
+def test_avi_values_version_addresses_and_refs():
+    assert header_version("17.2.11-9014") == "17.2.11" and header_version("18.2.3") == "18.2.3"
+    with pytest.raises(ValueError, match="not an Avi version"):
+        header_version("latest")
+    assert [ip_addr(a) for a in ("192.0.2.1", "2001:db8::1", "ntp.example")] == [
+        {"addr": "192.0.2.1", "type": "V4"}, {"addr": "2001:db8::1", "type": "V6"}, {"addr": "ntp.example", "type": "DNS"}]
+    assert local_refs({"x": {"ssh_user_ref": "https://10.0.0.1/api/cloudconnectoruser/u-1#aviconnector"}}) == {
+        "x": {"ssh_user_ref": "/api/cloudconnectoruser/u-1"}}
+
+
+def test_session_retries_5xx_rereads_on_412_and_names_unreachable_hosts(double):
+    session = rest.Session(double.url, ca_path=double.cafile, retries=2, headers={"X-Avi-Version": "17.2.11", "Referer": double.url})
+    double.controller.inject("POST", "/login", 503, "controller starting")
+    session.post("/login", {"username": "admin", "password": INITIAL})  # retried once, then logged in
+    assert double.controller.calls == [("POST", "/login")] * 2 and session.cookie("csrftoken")
+    session.headers["X-CSRFToken"] = session.cookie("csrftoken")
+    session.put("/api/useraccount", {"old_password": INITIAL, "password": "New-Pass-1234"})
+    stale = session.get("/api/systemconfiguration").body
+    double.controller.inject("PUT", "/api/systemconfiguration", 412, "Concurrent Update Error")
+    reread = []
+    session.put("/api/systemconfiguration", stale, on_412=lambda: reread.append(1) or session.get("/api/systemconfiguration").body)
+    assert reread == [1]
+    closed = rest.Session("https://127.0.0.1:9", retries=0)  # nothing listens on port 9 here
+    with pytest.raises(rest.RestError, match=r"^GET /api/cloud failed \(no response\): .*refused"):
+        closed.get("/api/cloud")

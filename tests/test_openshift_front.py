@@ -125,7 +125,7 @@ def _http(name: str, url: str, host: str, expect: str, node: str | None = None) 
 
 def checks() -> list[dict]:
     console, app = f"console.{DOMAIN}", f"wordpress-testing.origin.{DOMAIN}"
-    esc = lambda s: s.replace(".", r"\.")  # noqa: E731
+    esc = lambda s: s.replace(".", r"\.")
     return [
         {"name": "nginx -t", "node": "origin-proxy", "command": "sudo -n nginx -t 2>&1", "expect": "syntax is ok"},
         *({"name": f"front listens on {p}", "node": "origin-proxy", "port": p} for p in (8443, 80, 443)),
@@ -140,7 +140,7 @@ def checks() -> list[dict]:
 
 
 def write_spec(directory: Path) -> Path:
-    cert, key = make_cert(directory)  # the backends' own certificate (the front does not verify it, as for OpenShift's)
+    make_cert(directory)  # cert.pem, key.pem: the backends' own (the front does not verify them, as for OpenShift's)
     (directory / "stand_in.py").write_text(STAND_IN)
     (directory / "stand-in-backends.yml").write_text(STAND_IN_PLAYBOOK)
     spec = {
@@ -202,9 +202,9 @@ def test_up_runs_the_front_and_every_check_passes(lab):
 
 
 def test_nginx_comes_from_debian_packages_and_the_key_is_private(lab):
-    out = subprocess.run(["docker", "exec", f"{LAB}-origin-proxy", "sh", "-c",
-                          "dpkg-query -W -f '${Package} ${db:Status-Status}\\n' nginx openssl; stat -c '%a %U' /etc/nginx/ssl/front.key;"
-                          "ls /etc/nginx/sites-enabled"], capture_output=True, text=True)
+    script = ("dpkg-query -W -f '${Package} ${db:Status-Status}\\n' nginx openssl;"
+              " stat -c '%a %U' /etc/nginx/ssl/front.key; ls /etc/nginx/sites-enabled")
+    out = subprocess.run(["docker", "exec", f"{LAB}-origin-proxy", "sh", "-c", script], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.splitlines() == ["nginx installed", "openssl installed", "600 root"]  # no default site left
 

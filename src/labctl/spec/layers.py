@@ -80,7 +80,8 @@ def _merge_named(out: Layer, over: Layer, path: tuple) -> None:
 def _drop_named(out: Layer, over: Layer, path: tuple, index: int, name, names: list) -> None:
     if set(_get(over.data, path)[index]) - {"name", "drop"}:
         out.problems.append(over.problem((*path, index), "a drop item takes only `name` and `drop: true`"))
-    elif not isinstance(name, str) or name not in names:
+        return
+    if not isinstance(name, str) or name not in names:
         out.problems.append(over.problem((*path, index, "name"), _nothing_to_drop(name, [n for n in names if n])))
         return
     slot = names.index(name)

@@ -20,7 +20,8 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 
-PACKAGES=(vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base iptables)
+# dosfstools, mtools and syslinux: `labctl box build --provider libvirt` (the documented next step) needs them
+PACKAGES=(vagrant vagrant-libvirt libvirt-daemon-system qemu-system-x86 qemu-utils dnsmasq-base iptables dosfstools mtools syslinux)
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     if [ "$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)" != installed ]; then

@@ -224,7 +224,8 @@ def test_docker_image_has_python_user_key_and_sudo(docker_box):
 
 @pytest.mark.integration
 def test_docker_image_serves_ssh_with_the_insecure_key(docker_box):
-    paramiko = pytest.importorskip("paramiko")
+    import paramiko
+
     cid = _docker("run", "-d", "-p", "127.0.0.1::22", boxes.DOCKER_IMAGE).output.strip()
     try:
         port = int(_docker("port", cid, "22/tcp").output.splitlines()[0].rsplit(":", 1)[1])
@@ -257,11 +258,11 @@ def _ssh_connect(paramiko, port: int, timeout: float = 30):
 
 def test_remove_tree_unmounts_before_deleting(tmp_path):
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        skip_or_fail("mounting a tmpfs needs root")
     tree = tmp_path / "build-docker-x"
     (tree / "rootfs" / "proc").mkdir(parents=True)
     if proc.run(["mount", "-t", "tmpfs", "none", str(tree / "rootfs" / "proc")], check=False).returncode:
-        pytest.skip("this machine does not allow tmpfs mounts")
+        skip_or_fail("this machine does not allow tmpfs mounts")
     (tree / "rootfs" / "proc" / "inside-the-mount").write_text("x")
     workspace.remove_tree(tree)
     assert not tree.exists()
@@ -279,7 +280,8 @@ def _libvirt_box_image() -> Path:
 def test_libvirt_box_boots_and_serves_ssh(tmp_path):
     """Boot the box's disk with plain QEMU (TCG, restricted user networking, loopback only)."""
     need_tools("debootstrap", "vagrant", "qemu-img", "qemu-system-x86_64", "syslinux", "mcopy", "mkfs.vfat")
-    paramiko = pytest.importorskip("paramiko")
+    import paramiko
+
     boxes.build_box("libvirt")
     metadata = json.loads((_libvirt_box_image().parent / "metadata.json").read_text())
     assert metadata == {"provider": "libvirt", "format": "qcow2", "virtual_size": 8}

@@ -26,17 +26,13 @@ from typing import Any, Callable
 import pytest
 import yaml
 
+from conftest import skip_or_fail
+
 from labctl.errors import LabctlError, SpecError
 from labctl.render import render_lab
 from labctl.spec.load import load_lab
 
 # ------------------------------------------------------------------------- tools
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("LABCTL_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"{reason} (required: LABCTL_REQUIRE_INTEGRATION=1)")
-    pytest.skip(reason)
 
 
 def need_tool(name: str) -> str:
@@ -46,7 +42,7 @@ def need_tool(name: str) -> str:
         beside = Path(sys.executable).parent / name  # the venv's own ansible-inventory
         found = str(beside) if beside.is_file() else None
     if not found:
-        _skip_or_fail(f"needs {name}")
+        skip_or_fail(f"needs {name}")
     return found
 
 

@@ -21,7 +21,7 @@ import textwrap
 
 import pytest
 
-from conftest import need_tools
+from conftest import need_tools, skip_or_fail
 
 pytestmark = pytest.mark.libvirt
 
@@ -87,11 +87,7 @@ def _volumes() -> set[str]:
     return {line.split()[0] for line in found.splitlines() if line.split() and line.split()[0].startswith(PREFIX)}
 
 
-def _missing(reason: str) -> None:
-    """Skip, or fail when LABCTL_REQUIRE_INTEGRATION=1 (like conftest.need_tools)."""
-    if os.environ.get("LABCTL_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"{reason} (required here: LABCTL_REQUIRE_INTEGRATION=1)")
-    pytest.skip(reason)
+_missing = skip_or_fail
 
 
 def _need_libvirt() -> None:

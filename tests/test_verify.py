@@ -25,7 +25,7 @@ import paramiko
 import pytest
 import yaml
 
-from conftest import ROOT, need_tools
+from conftest import ROOT, need_tools, skip_or_fail
 from labctl.errors import LabctlError
 from labctl.spec.model import CommandCheck, HttpCheck, PortCheck
 from labctl.verify import CheckResult, Endpoint, SSHUnreachable, run_checks, wait_for_ssh
@@ -38,11 +38,7 @@ SMOKE_MESSAGE = "hello from the verify test"
 RECAP = re.compile(r"^(\S+)\s+:\s+((?:\w+=\d+\s*)+)$", re.M)
 
 
-def _unavailable(reason: str) -> None:
-    """Like need_tools: skip, or fail when LABCTL_REQUIRE_INTEGRATION=1 (CI)."""
-    if os.environ.get("LABCTL_REQUIRE_INTEGRATION") == "1":
-        pytest.fail(f"{reason} (required here: LABCTL_REQUIRE_INTEGRATION=1)")
-    pytest.skip(reason)
+_unavailable = skip_or_fail
 
 
 def _docker(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -255,8 +251,13 @@ def test_run_checks_against_the_smoke_lab(up, smoke):
                   expect=re.escape(f"({a})")),
         CommandCheck(name="fails", node=a, command="echo first line; echo second line >&2; exit 3"),
         CommandCheck(name="wrong output", node=a, command="cat /etc/labctl-smoke.txt", expect="^goodbye"),
+        HttpCheck.model_validate({"name": "page over http from b", "node": b,
+                                  "http": {"url": f"http://{up.addresses[a]}:8080/", "body": re.escape(f"({a})")}}),
     ]
     results = run_checks(checks, dict(up.endpoints), dict(up.addresses))
+    http = results.pop()
+    assert http.ok and http.node == b, http
+    assert http.detail == f"http://{up.addresses[a]}:8080/: status 200, body matches /{re.escape(f'({a})')}/"
     by_name = {r.name: r for r in results}
     assert [r.name for r in results] == [
         "http on a", "port 22 on node-b", "nothing on 8081", "a resolves b", "b resolves a",

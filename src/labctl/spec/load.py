@@ -9,7 +9,6 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import yaml
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError

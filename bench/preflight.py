@@ -6,7 +6,9 @@ One run = three fresh processes, as `labctl up` would do them before booting any
 render the lab (`labctl render`, the release's overlays applied), `labctl runtime build` (already built:
 the budget is "with the runtime built"; the first build is not counted), and the preflight
 playbook with the release's Ansible against the pinned openshift-ansible checkout (cloned once
-from ../shared/upstream by URL rewriting). Prints each step's median and the total's.
+from ../shared/upstream by URL rewriting). Prints each step's median and the total's; for 3.10 and
+3.11 also the whole `labctl up --provider docker` with a removed variable, until preflight refuses it
+(one process: render, runtimes ready, upstream's checks; no machine is created).
 Budget (DESIGN.md): <= 10 s. Exits 1 when a step fails.
 """
 
@@ -24,7 +26,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET_S = 10.0
+UP_STEP = "labctl up, refused in preflight"
 UPSTREAM = "https://github.com/openshift/openshift-ansible.git"
+# a variable each release's sanity_checks refuse (3.10+ replaced node labels by node groups)
+REMOVED = {r: "nodes.origin-infra.vars.openshift_node_labels={region: infra}" for r in ("3.10", "3.11")}
+# should preflight let it through, machines would boot: on a subnet of its own, then destroyed
+SAFE_SUBNET = ["--set", "networks.lab.cidr=192.168.113.0/24", "--set", "nodes.origin-proxy.networks.lab=192.168.113.9"]
 
 
 def _env(work: Path, upstream: Path) -> dict[str, str]:
@@ -63,7 +70,24 @@ def _one(release: str, env: dict[str, str], work: Path, source: Path, bindir: Pa
     playbook = [str(bindir / "ansible-playbook"), "-i", "inventory", str(ROOT / "ansible/playbooks/openshift-preflight.yml"),
                 "-e", f"labctl_source_dir={source}"]
     t_checks, _ = _timed(playbook, env, cwd=labdir)
-    return {"render": t_render, "runtime ready": t_runtime, "upstream checks": t_checks, "total": t_render + t_runtime + t_checks}
+    steps = {"render": t_render, "runtime ready": t_runtime, "upstream checks": t_checks, "total": t_render + t_runtime + t_checks}
+    if release in REMOVED:
+        steps[UP_STEP] = _refused(release, env)
+    return steps
+
+
+def _refused(release: str, env: dict[str, str]) -> float:
+    """The same steps as the user sees them: `labctl up --provider docker` with a variable upstream
+    removed, until it exits 1 in preflight (nothing is created)."""
+    argv = [sys.executable, "-m", "labctl", "up", "openshift", "--provider", "docker", "--set", f"release={release}",
+            "--set", REMOVED[release], *SAFE_SUBNET]
+    start = time.perf_counter()
+    result = subprocess.run(argv, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 1 or "labctl: error: preflight " not in result.stderr:
+        subprocess.run([sys.executable, "-m", "labctl", "down", "openshift", "--force"], env=env, capture_output=True)
+        sys.exit(f"expected a preflight refusal: {' '.join(argv)}\n{result.stderr[-2000:]}")
+    return elapsed
 
 
 def main() -> int:
@@ -81,7 +105,7 @@ def main() -> int:
         runs = [_one(args.release, env, work, source, bindir) for _ in range(args.runs)]
     for step in runs[0]:
         median = statistics.median(r[step] for r in runs)
-        note = f"  (budget <= {BUDGET_S:.0f} s: {'ok' if median <= BUDGET_S else 'OVER'})" if step == "total" else ""
+        note = f"  (budget <= {BUDGET_S:.0f} s: {'ok' if median <= BUDGET_S else 'OVER'})" if step in ("total", UP_STEP) else ""
         print(f"openshift {args.release} preflight, {step}: median {median:.2f} s over {args.runs} runs{note}")
     return 0
 

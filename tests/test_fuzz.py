@@ -13,6 +13,7 @@ keys, a 10 MB string, a huge range, non-UTF-8 bytes.
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import shutil
@@ -729,3 +730,60 @@ def test_integer_too_long_to_convert_is_refused(workdir, how):
 @pytest.mark.parametrize("fmt", ["yaml", "ini"])
 def test_integer_too_long_to_print_is_refused_or_rendered(workdir, literal, fmt):
     _crash_free(workdir, MINIMAL.replace("x: 1", f"x: {literal}") + f"inventory: {{format: {fmt}}}\n")
+
+
+# ------------------------------------------------------------------ valid specs: every one must load and round-trip
+
+_ident = st.from_regex(r"\A[a-z][a-z0-9_]{0,7}\Z", fullmatch=True).filter(lambda s: s not in ("all", "ungrouped"))
+_text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF, blacklist_characters="$\\{}%"), max_size=12)
+_value = st.one_of(_text, st.integers(-10**6, 10**6), st.booleans(), st.lists(st.one_of(_text, st.integers(0, 99)), max_size=3))
+
+
+@st.composite
+def valid_specs(draw):
+    """Specs that are valid by construction, with what Ansible must read back from their inventory."""
+    prefixes = draw(st.lists(st.from_regex(r"\A[a-z][a-z0-9]{0,5}\Z", fullmatch=True), min_size=1, max_size=3, unique=True))
+    groups = draw(st.lists(_ident, max_size=3, unique=True))
+    nodes, expected = {}, {}
+    for prefix in prefixes:
+        count = draw(st.integers(1, 3))
+        key = f"{prefix}-[1:{count}]" if count > 1 else prefix
+        node_vars = draw(st.dictionaries(_ident, _value, max_size=3))
+        member = draw(st.lists(st.sampled_from(groups), unique=True)) if groups else []
+        nodes[key] = {"groups": member, "vars": node_vars}
+        for i in range(1, count + 1):
+            expected[f"{prefix}-{i}" if count > 1 else prefix] = (member, node_vars)
+    group_vars = {g: draw(st.dictionaries(_ident, _value, max_size=2)) for g in groups}
+    spec = {"name": "valid", "provider": draw(st.sampled_from(["docker", "libvirt", "virtualbox"])),
+            "networks": {"lab": {"cidr": "10.40.0.0/16"}}, "nodes": nodes,
+            "groups": {g: {"vars": v} for g, v in group_vars.items()},
+            "inventory": {"format": draw(st.sampled_from(["yaml", "ini"]))}}
+    return spec, expected, group_vars
+
+
+def _hostvars(labdir: Path) -> dict:
+    import subprocess
+    import sys as _sys
+
+    tool = Path(_sys.executable).parent / "ansible-inventory"
+    out = subprocess.run([str(tool), "-i", str(labdir / "inventory"), "--list"], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)["_meta"]["hostvars"]
+
+
+@settings(FUZZ, max_examples=int(os.environ.get("LABCTL_FUZZ_VALID_EXAMPLES", "25")))
+@given(case=valid_specs())
+def test_valid_specs_load_render_and_round_trip_through_ansible_inventory(workdir, case):
+    """The oracle is the generated data itself: every host, with its own vars over its groups' vars."""
+    spec, expected, group_vars = case
+    lab, _ = load_lab(str(_write(workdir, _dump(spec))))
+    labdir = render_lab(lab, workdir / "valid").directory
+    hostvars = _hostvars(labdir)
+    assert set(hostvars) == set(expected)
+    for host, (member, own) in expected.items():
+        wanted = {}
+        for group in member:
+            wanted.update(group_vars[group])
+        wanted.update(own)
+        got = {k: v for k, v in hostvars[host].items() if k in wanted}
+        assert got == wanted, (host, spec["inventory"]["format"])
+        assert hostvars[host]["labctl_address"].startswith("10.40.")

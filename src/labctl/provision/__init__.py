@@ -59,7 +59,7 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress, *, check: bool = Fal
     rundir.mkdir(parents=True, exist_ok=True)
     result = None
     for playbook in playbooks(lab, phase):
-        with _interruptible() as interrupted:
+        with _interruptible() as interrupted, _without_secret_env(lab):
             result = ansible_runner.run(
                 private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
                 envvars={**_env(lab, labdir, phase), **_content_paths()}, extravars=_extravars(lab, labdir, phase),
@@ -83,6 +83,20 @@ def _extravars(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict:
 def _content_paths() -> dict[str, str]:
     """labctl's own collection (labctl.products) for every runtime."""
     return {"ANSIBLE_COLLECTIONS_PATH": str(paths.ansible_dir() / "collections")}
+
+
+@contextmanager
+def _without_secret_env(lab: Lab):
+    """The variables secrets are read from stay out of Ansible's environment: ansible-runner records
+    that environment in its artifacts. The values reach Ansible through the 0600 inventory."""
+    import os
+
+    names = {s.from_env for s in lab.spec.secrets.values() if s.from_env}
+    saved = {name: os.environ.pop(name) for name in names if name in os.environ}
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
 
 
 @contextmanager

@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -118,8 +119,8 @@ def _playbook(lab, playbook: Path, check: bool = False, **extravars) -> tuple[in
 
     env = {"ANSIBLE_CONFIG": str(lab["labdir"] / "ansible.cfg"), "ANSIBLE_ROLES_PATH": str(ANSIBLE / "roles"),
            "ANSIBLE_NOCOLOR": "1", "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    (lab["dir"] / "runner").mkdir(exist_ok=True)
-    run = ansible_runner.run(private_data_dir=str(lab["dir"] / "runner"), playbook=str(playbook), quiet=True,
+    # A fresh private data dir per run: ansible-runner keeps env/cmdline (--check) for later runs.
+    run = ansible_runner.run(private_data_dir=tempfile.mkdtemp(prefix="runner-", dir=lab["dir"]), playbook=str(playbook), quiet=True,
                              inventory=str(lab["labdir"] / "inventory"), envvars=env, extravars=extravars,
                              cmdline="--check --diff" if check else None)
     tasks: dict[str, dict] = {}
@@ -353,6 +354,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         else:
             body = b"<html><title>Avi Vantage</title></html>"
         self.send_response(200)
+        self.send_header("Content-Type", "application/json" if body.startswith(b"{") else "text/html")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -419,3 +421,24 @@ def test_controller_wait_is_bounded_and_says_what_to_look_at(lab, stand_in):
     assert failed["_event"] == "runner_on_failed"
     assert failed["msg"].startswith("the Avi controller on ctl did not come up within 3 s (")
     assert failed["msg"].endswith("see `journalctl -u avicontroller` and `docker logs avicontroller` on it, or raise avi_controller_boot_timeout")
+
+
+def test_preflight_phase_stops_labctl_up_before_any_machine(tmp_path):
+    need_tools("vagrant", "docker", "ansible-playbook")
+    spec = tmp_path / "hx-pre.yaml"
+    spec.write_text(yaml.safe_dump({
+        "name": "hx-pre", "provider": "docker", "params": {"controller_image": "", "avi_controller": ""},
+        "defaults": {"box": "labctl/debian12", "image": IMAGE, "memory": 256},
+        "networks": {"lab": {"cidr": "192.168.133.0/24", "start": 10}}, "nodes": {"ctl": {"groups": ["controllers"]}},
+        "phases": [{"name": "avi-preflight", "stage": "preflight", "playbook": str(PLAYBOOKS / "avi-preflight.yml"),
+                    "vars": {"controller_image": "${controller_image}", "avi_controller": "${avi_controller}"}}],
+    }, sort_keys=False))
+    try:
+        result = labctl("up", str(spec), "--set", "controller_image=/nonexistent/controller_docker.tgz")
+        errors = [line for line in result.stderr.splitlines() if line.startswith("labctl: error:")]
+        assert result.returncode == 1 and len(errors) == 1, result.stderr
+        assert "controller image /nonexistent/controller_docker.tgz does not exist: download Avi's controller image" in errors[0]
+        containers = subprocess.run(["docker", "ps", "-aq", "--filter", "name=^hx-pre-"], capture_output=True, text=True)
+        assert containers.stdout.split() == []
+    finally:
+        labctl("down", str(spec), "--force")

@@ -74,7 +74,7 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress, *, check: bool = Fal
 
 def _extravars(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict:
     """The phase's vars, and where things are: the lab, its directory, the source checkout."""
-    extra = {"labctl_lab": lab.name, "labctl_labdir": str(labdir.resolve())}
+    extra = {"labctl_lab": lab.name, "labctl_labdir": str(labdir.resolve()), "labctl_provider": lab.provider}
     if phase.source:
         extra["labctl_source_dir"] = str(sources.checkout(phase.source))
     return {**extra, **phase.vars}

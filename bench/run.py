@@ -96,22 +96,25 @@ def find_tool(given: str | None, default: Path | None, name: str) -> str | None:
 def plan(labctl: str, netlab: str | None, specs: dict[str, Path]) -> list[Result]:
     """The measurements, labctl's first; baselines name the labctl line they compare with."""
     todo = [
+        Result("render-5", [labctl, "render", "openshift", "-o", "{OUT}"], budget_s=0.15),
         Result("render-50", [labctl, "render", str(specs["spec50"]), "-o", "{OUT}"], budget_s=0.25, budget_mib=60),
         Result("render-200", [labctl, "render", str(specs["spec200"]), "-o", "{OUT}"], budget_s=0.8),
         Result("help", [labctl, "--help"], budget_s=0.12),
     ]
     if netlab:
+        todo.append(Result("netlab create 3", [netlab, "create", str(specs["netlab3"])], baseline_of="render-5"))
         todo.append(Result("netlab create 50", [netlab, "create", str(specs["netlab50"])], baseline_of="render-50"))
         todo.append(Result("netlab --help", [netlab, "--help"], baseline_of="help"))
     return todo
 
 
 def write_inputs(work: Path) -> dict[str, Path]:
-    """Generate the 50- and 200-node specs and the 50-node netlab topology."""
+    """Generate the 50- and 200-node specs and the 3- and 50-node netlab topologies (render-5 is the openshift lab)."""
     return {
         "spec50": write_spec(50, work / "bench-50.yaml"),
         "spec200": write_spec(200, work / "bench-200.yaml"),
         "netlab50": write_topology(50, work / "netlab-50.yml"),
+        "netlab3": write_topology(3, work / "netlab-3.yml"),
     }
 
 
@@ -144,7 +147,8 @@ def _budget(r: Result) -> str:
 def _ratio(ours: Result | None, base: Result) -> str:
     if ours is None or ours.error or not ours.times:
         return ""
-    return f"; ratio labctl/netlab {ours.median / base.median:.2f}x ({ours.name})"
+    speed = f", labctl {base.median / ours.median:.1f}x faster" if ours.median else ""
+    return f"; ratio labctl/netlab {ours.median / base.median:.2f}x ({ours.name}){speed}"
 
 
 def as_json(results: list[Result], notes: list[str]) -> str:

@@ -75,3 +75,23 @@ def test_libvirt_check_passes_where_libvirt_is_set_up(tmp_path):
     if not box_exists("libvirt"):
         need_tools("labctl-libvirt-box-built")
     get("libvirt").check(_lab(tmp_path, 1, "libvirt"), tmp_path)
+
+
+def test_docker_boot_retries_once_when_another_lab_removed_a_network(tmp_path, monkeypatch):
+    """The race: Vagrant inspects every docker network while another lab removes its own."""
+    from labctl.errors import CommandFailed
+
+    tries = []
+
+    def up(self, labdir, name):
+        tries.append(name)
+        if len(tries) == 1:
+            raise CommandFailed(["vagrant", "up"], 1, "Error response from daemon: network vagrant_network_10.9.0.0/24 not found", None)
+
+    monkeypatch.setattr(VagrantProvider, "_up", up)
+    get("docker").up(_lab(tmp_path, 2, "docker"), tmp_path, lambda s: None)
+    assert tries == [None, None]
+    tries.clear()
+    monkeypatch.setattr(VagrantProvider, "_up", lambda self, labdir, name: (_ for _ in ()).throw(CommandFailed(["vagrant", "up"], 1, "port is already allocated", None)))
+    with pytest.raises(CommandFailed):
+        get("docker").up(_lab(tmp_path, 2, "docker"), tmp_path, lambda s: None)

@@ -10,13 +10,14 @@ import re
 from pathlib import Path
 
 from labctl import proc
-from labctl.errors import LabctlError, ToolMissing
+from labctl.errors import CommandFailed, LabctlError, ToolMissing
 from labctl.endpoints import Endpoint
 from labctl.providers.vagrant import LOG, VagrantProvider
 from labctl.spec import Lab
 
 LABEL = "org.labctl.lab"
 SSH_PORT = re.compile(r"^127\.0\.0\.1:(\d+)->22/tcp$")
+RACE = re.compile(r"network \S+ not found|No such object: \S*network", re.I)
 
 
 DAEMON_HINT = "start dockerd (nohup dockerd > /var/log/dockerd.log 2>&1 &), or check that you may use /var/run/docker.sock"
@@ -112,6 +113,16 @@ class DockerProvider(VagrantProvider):
     def check_provider(self, lab: Lab, labdir: Path) -> None:
         check_images(sorted({n.image for n in lab.nodes}))
         check_names(lab, labdir)
+
+    def boot(self, labdir: Path, batch: list[str], batched: bool) -> None:
+        """Vagrant inspects every docker network while it sets up its own: one another lab removes
+        at that moment fails the boot (`network ... not found`). That race is retried once."""
+        try:
+            super().boot(labdir, batch, batched)
+        except CommandFailed as exc:
+            if not RACE.search(exc.tail):
+                raise
+            super().boot(labdir, batch, batched)
 
     def status(self, lab: Lab, labdir: Path) -> dict[str, str]:
         if not (labdir / ".vagrant").is_dir():

@@ -9,6 +9,7 @@ host as the connector user with the lab's key and run `sudo -n true`.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import 
 
 INITIAL = "Factory-Pass-17.2"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
+TASK = "Admin password, DNS/NTP/SMTP, connector user, Linux-server cloud, SE registration"
 
 
 def labctl(*args, **kw):
@@ -138,7 +140,7 @@ def test_first_run_configures_the_controller_then_a_second_run_writes_nothing(ru
     second, calls = runner()
     assert writes(calls) == []
     assert {o["action"] for o in objects(second)} == {"unchanged"}
-    assert [r["status"] for r in second.results] == ["ok"] * 5
+    assert [r["status"] for r in second.results] == ["ok"]
 
 
 @pytest.mark.integration
@@ -171,7 +173,7 @@ def test_api_error_is_one_line_naming_the_object(runner):
     with pytest.raises(PhaseFailed) as info:
         runner()
     failure = info.value.failures[0]
-    assert failure.startswith("localhost: Linux-server cloud listing the SE hosts: cloud Default-Cloud: PUT /api/cloud/cloud-")
+    assert failure.startswith(f"localhost: {TASK}: cloud Default-Cloud: PUT /api/cloud/cloud-")
     assert failure.endswith("failed (HTTP 400): Cloud Default-Cloud has virtual services; cannot change vtype")
 
 
@@ -326,3 +328,44 @@ def test_session_retries_5xx_rereads_on_412_and_names_unreachable_hosts(double):
     closed = rest.Session("https://127.0.0.1:9", retries=0)  # nothing listens on port 9 here
     with pytest.raises(rest.RestError, match=r"^GET /api/cloud failed \(no response\): .*refused"):
         closed.get("/api/cloud")
+
+
+SINGLE = """
+- name: The single-object modules
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  vars: {ansible_python_interpreter: "{{ ansible_playbook_python }}"}
+  module_defaults:
+    group/labctl.products.avi: {controller: "%(url)s", password: "%(password)s", api_version: 17.2.11-9014, ca_path: "%(ca)s"}
+  tasks:
+    - {name: password, labctl.products.avi_password: {initial_password: "%(initial)s"}}
+    - {name: system, labctl.products.avi_systemconfig: {ntp_servers: [192.0.2.123], smtp_type: SMTP_NONE}}
+    - name: user
+      labctl.products.avi_cloudconnectoruser: {name: aviconnector, private_key_file: "%(key)s", public_key: "%(public)s"}
+    - {name: cloud, labctl.products.avi_cloud: {hosts: [127.0.0.1], ssh_user: aviconnector}}
+    - {name: wait, labctl.products.avi_se_wait: {hosts: {se-one: 127.0.0.1}, wait_timeout: 1, delay: 0.5}}
+"""
+
+
+@pytest.mark.integration
+def test_single_object_modules_and_a_service_engine_that_never_registers(tmp_path):
+    """avi_password .. avi_se_wait one by one (plain ansible-playbook); the double cannot SSH to port 9."""
+    need_tools("ansible-playbook")
+    ctl_double = avi_double.start(need_shared() / "reference" / "avi", INITIAL, ssh_port=9, register_timeout=5)
+    try:
+        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / "key")], check=True)
+        playbook = tmp_path / "single.yml"
+        playbook.write_text(SINGLE % {"url": ctl_double.url, "password": "Lab-Pass-12345", "ca": ctl_double.cafile,
+                                      "initial": INITIAL, "key": tmp_path / "key",
+                                      "public": (tmp_path / "key.pub").read_text().strip()})
+        env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "ansible" / "collections"), ANSIBLE_NOCOLOR="1")
+        done = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True, env=env)
+        assert done.returncode == 2, done.stdout[-2000:]
+        assert "serviceengine registration: 1 of 1 Service Engine hosts did not register within 1s: se-one (127.0.0.1)" in done.stdout
+        assert "ok=4" in done.stdout and "changed=4" in done.stdout and "failed=1" in done.stdout
+        assert ctl_double.controller.password == "Lab-Pass-12345"
+        assert "Unable to connect to port 9" in (ctl_double.controller.se_errors.get("127.0.0.1") or "")
+        assert "Lab-Pass-12345" not in done.stdout and INITIAL not in done.stdout
+    finally:
+        ctl_double.stop()

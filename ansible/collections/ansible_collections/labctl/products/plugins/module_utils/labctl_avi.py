@@ -10,7 +10,8 @@
     ``.session``, ``.log`` (ObjectLog), ``.fail(error, kind, name)``.
     ``.login_or_fail()``: log in or fail naming the controller; in check mode a 401 instead marks the session
     ``.fresh`` (the admin password task would change it first), and ``.plan_fresh(kind, name, action, wanted)``
-    then reports what a real run would write to a factory-fresh controller and exits.
+    then records what a real run would write to a factory-fresh controller. ``.done(**extra)`` exits.
+``read_private_key(module, path, kind, name)``: a key file's text, registered as a no_log value.
 ``ip_addr(text)``: ``{addr, type}`` with type V4, V6 or DNS, as Avi wants addresses.
 ``local_refs(obj)``: every ``*_ref`` URL ("https://host/api/kind/uuid#name") as "/api/kind/uuid", so a
     reference compares equal however the controller spelled it.
@@ -133,10 +134,24 @@ class Avi:
             self.fail(err.about("login", "%s at %s" % (self.params["username"], self.base)))
 
     def plan_fresh(self, kind, name, action, wanted):
-        """Check mode on a fresh controller: report every field `wanted` sets as changing, then exit."""
+        """Check mode on a fresh controller: record every field `wanted` sets as changing."""
         fields = [f for f in flatten_fields(wanted) if action == "create" or f != "name"]
         self.log.add(kind, name, action, fields)
-        self.module.exit_json(**self.log.result())
+
+    def done(self, **extra):
+        """Exit the module with labctl_objects (and `extra`)."""
+        self.module.exit_json(**self.log.result(**extra))
+
+
+def read_private_key(module, path, kind, name):
+    """The private key file's text, kept out of every result (no_log_values); fail naming the object."""
+    try:
+        with open(path) as handle:
+            text = handle.read()
+    except (IOError, OSError) as err:
+        module.fail_json(msg="%s %s: cannot read private key file %s: %s" % (kind, name, path, err.strerror))
+    module.no_log_values.add(text)
+    return text
 
 
 def _quote(text):

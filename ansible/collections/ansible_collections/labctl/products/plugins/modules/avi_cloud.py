@@ -31,18 +31,8 @@ labctl_objects: {description: "[{kind: cloud, name, action, fields}]", returned:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec, ip_addr
-from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError, reconcile
-
-
-def user_ref(avi, name, check_mode):
-    """/api/cloudconnectoruser/UUID of the user; in check mode a by-name ref when it does not exist yet."""
-    user = None if avi.fresh else avi.find("cloudconnectoruser", name)
-    if user is not None:
-        return "/api/cloudconnectoruser/%s" % user["uuid"]
-    if check_mode:
-        return "/api/cloudconnectoruser?name=%s" % name
-    avi.fail("connector user %s does not exist: run avi_cloudconnectoruser first" % name, "cloud", avi.params["name"])
+from ansible_collections.labctl.products.plugins.module_utils import labctl_avi_steps as steps
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec
 
 
 def main():
@@ -51,20 +41,9 @@ def main():
                 hosts=dict(type="list", elements="str", required=True),
                 ssh_user=dict(type="str", required=True))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    name = module.params["name"]
     avi = Avi(module).login_or_fail()
-    try:
-        config = dict(hosts=[dict(host_ip=ip_addr(a)) for a in module.params["hosts"]],
-                      ssh_user_ref=user_ref(avi, module.params["ssh_user"], module.check_mode))
-        want = dict(name=name, vtype="CLOUD_LINUXSERVER", linuxserver_configuration=config)
-        if avi.fresh:  # every controller has Default-Cloud (a CLOUD_NONE cloud); any other name is new
-            avi.plan_fresh("cloud", name, "update" if name == "Default-Cloud" else "create", want)
-        reconcile(avi.log, "cloud", name, avi.find("cloud", name), want,
-                  lambda body: avi.create("cloud", body),
-                  lambda body: avi.update("cloud", body, want), module.check_mode)
-    except RestError as err:
-        avi.fail(err, "cloud", name)
-    module.exit_json(**avi.log.result())
+    steps.cloud(avi, module.params["name"], module.params["hosts"], module.params["ssh_user"])
+    avi.done()
 
 
 if __name__ == "__main__":

@@ -32,17 +32,8 @@ labctl_objects: {description: "[{kind: cloudconnectoruser, name, action, fields}
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec
-from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError, reconcile
-
-
-def read_key(module, path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError) as err:
-        module.fail_json(msg="cloudconnectoruser %s: cannot read private_key_file %s: %s"
-                         % (module.params["name"], path, err.strerror))
+from ansible_collections.labctl.products.plugins.module_utils import labctl_avi_steps as steps
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec, read_private_key
 
 
 def main():
@@ -51,22 +42,10 @@ def main():
                 public_key=dict(type="str", required=True))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
     name = module.params["name"]
-    private_key = read_key(module, module.params["private_key_file"])
-    module.no_log_values.add(private_key)
+    private_key = read_private_key(module, module.params["private_key_file"], "cloudconnectoruser", name)
     avi = Avi(module).login_or_fail()
-    avi.session.add_secret(private_key)
-    want = dict(name=name, public_key=module.params["public_key"].strip())
-    if avi.fresh:
-        avi.plan_fresh("cloudconnectoruser", name, "create", want)
-    try:
-        current = avi.find("cloudconnectoruser", name)
-        reconcile(avi.log, "cloudconnectoruser", name, current, want,
-                  lambda body: avi.create("cloudconnectoruser", dict(body, private_key=private_key)),
-                  lambda body: avi.update("cloudconnectoruser", dict(body, private_key=private_key), want),
-                  module.check_mode)
-    except RestError as err:
-        avi.fail(err, "cloudconnectoruser", name)
-    module.exit_json(**avi.log.result())
+    steps.connector_user(avi, name, private_key, module.params["public_key"])
+    avi.done()
 
 
 if __name__ == "__main__":

@@ -34,41 +34,17 @@ labctl_objects: {description: "[{kind: useraccount, name, action, fields}]", ret
 """
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.labctl.products.plugins.module_utils import labctl_avi_steps as steps
 from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec
-from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError
 
 
 def main():
     spec = avi_argument_spec()
     spec.update(initial_password=dict(type="str", required=True, no_log=True))
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True)
-    avi, user = Avi(module), module.params["username"]
-    if _accepted(avi, None):
-        avi.log.add("useraccount", user, "unchanged")
-        module.exit_json(**avi.log.result())
-    if not _accepted(avi, module.params["initial_password"]):
-        avi.fail("neither the lab's admin password nor avi_initial_password is accepted by %s: set "
-                 "avi_initial_password (or LABCTL_AVI_INITIAL_PASSWORD) to the controller's factory password, "
-                 "or the lab's secret to the password it has now" % avi.base, "useraccount", user)
-    avi.log.add("useraccount", user, "update", ["password"])
-    if not module.check_mode:
-        body = dict(username=user, old_password=module.params["initial_password"], password=module.params["password"])
-        try:
-            avi.session.put("/api/useraccount", body)
-        except RestError as err:
-            avi.fail(err, "useraccount", user)
-    module.exit_json(**avi.log.result())
-
-
-def _accepted(avi, password):
-    """True when the controller takes `password` for the admin; a 401 means no; anything else fails."""
-    try:
-        avi.login(password)
-        return True
-    except RestError as err:
-        if err.status == 401:
-            return False
-        avi.fail(err.about("login", "%s at %s" % (avi.params["username"], avi.base)))
+    avi = Avi(module)
+    steps.password(avi, module.params["initial_password"])
+    avi.done()
 
 
 if __name__ == "__main__":

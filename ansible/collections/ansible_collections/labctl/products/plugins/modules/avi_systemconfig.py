@@ -36,53 +36,18 @@ labctl_objects: {description: "[{kind: systemconfiguration, name: default, actio
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec, ip_addr
-from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import RestError, reconcile
-
-SMTP_TYPES = ["SMTP_NONE", "SMTP_LOCAL_HOST", "SMTP_SERVER", "SMTP_ANONYMOUS_SERVER"]
-
-
-def wanted(params):
-    """The systemconfiguration fields these options set (nothing for an empty option)."""
-    body = {}
-    dns = dict(server_list=[ip_addr(a) for a in params["dns_servers"]] or None, search_domain=params["search_domain"] or None)
-    if any(v is not None for v in dns.values()):
-        body["dns_configuration"] = dict((k, v) for k, v in dns.items() if v is not None)
-    if params["ntp_servers"]:
-        body["ntp_configuration"] = dict(ntp_servers=[dict(server=ip_addr(a)) for a in params["ntp_servers"]])
-    email = dict(smtp_type=params["smtp_type"], mail_server_name=params["mail_server_name"],
-                 mail_server_port=params["mail_server_port"])
-    if params["smtp_type"]:
-        body["email_configuration"] = dict((k, v) for k, v in email.items() if v is not None)
-    if params["allow_basic_authentication"] is not None:
-        body["portal_configuration"] = dict(allow_basic_authentication=params["allow_basic_authentication"])
-    return body
+from ansible_collections.labctl.products.plugins.module_utils import labctl_avi_steps as steps
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import Avi, avi_argument_spec
 
 
 def main():
     spec = avi_argument_spec()
-    spec.update(
-        dns_servers=dict(type="list", elements="str", default=[]),
-        search_domain=dict(type="str", default=""),
-        ntp_servers=dict(type="list", elements="str", default=[]),
-        smtp_type=dict(type="str", choices=SMTP_TYPES),
-        mail_server_name=dict(type="str"),
-        mail_server_port=dict(type="int"),
-        allow_basic_authentication=dict(type="bool"),
-    )
+    spec.update(steps.system_options())
     module = AnsibleModule(argument_spec=spec, supports_check_mode=True,
                            required_if=[("smtp_type", "SMTP_SERVER", ("mail_server_name",))])
     avi = Avi(module).login_or_fail()
-    want = wanted(module.params)
-    if avi.fresh:
-        avi.plan_fresh("systemconfiguration", "default", "update", want)
-    try:
-        current = avi.read("/api/systemconfiguration")
-        reconcile(avi.log, "systemconfiguration", "default", current, want, None,
-                  lambda body: avi.update("systemconfiguration", body, want), module.check_mode)
-    except RestError as err:
-        avi.fail(err, "systemconfiguration", "default")
-    module.exit_json(**avi.log.result())
+    steps.systemconfig(avi, module.params)
+    avi.done()
 
 
 if __name__ == "__main__":

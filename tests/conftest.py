@@ -52,6 +52,11 @@ def need_tools(*tools: str) -> None:
         skip_or_fail(f"needs {', '.join(missing)} on PATH", "LABCTL_REQUIRE_INTEGRATION")
 
 
+def shared_runtimes() -> Path:
+    """Where integration tests share built Ansible runtimes (one build per test session or machine)."""
+    return Path(os.environ.get("LABCTL_TEST_RUNTIMES", "/tmp/labctl-test-runtimes"))
+
+
 def need_shared() -> Path:
     """../shared holds reference material; absent in a user's clone, required in CI."""
     if not SHARED.is_dir():

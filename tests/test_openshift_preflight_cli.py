@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import need_tools
+from conftest import need_tools, shared_runtimes
 from test_openshift_releases import upstream  # noqa: F401 - the session fixture (URL rewriting)
 
 pytestmark = pytest.mark.integration
@@ -41,7 +41,7 @@ UPSTREAM_SAYS = "Found removed variables: openshift_node_labels is replaced by o
 @pytest.fixture
 def env(tmp_path, tmp_path_factory, upstream):  # noqa: F811
     need_tools("git", "vagrant", "docker")
-    runtimes = os.environ.get("LABCTL_RUNTIMES_DIR") or str(tmp_path_factory.getbasetemp() / "runtimes")
+    runtimes = os.environ.get("LABCTL_RUNTIMES_DIR") or str(shared_runtimes())
     env = {**os.environ, "LABCTL_HOME": str(tmp_path / "home"), "LABCTL_RUNTIMES_DIR": runtimes}
     try:
         yield env

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, need_shared, need_tools
+from conftest import ROOT, need_shared, need_tools, shared_runtimes
 from labctl.provision.sources import checkout
 from labctl.spec import load_lab
 from labctl.spec.model import SourceSpec
@@ -67,7 +67,7 @@ def pinned_checkout(release: str) -> Path:
 @pytest.fixture(scope="session")
 def runtime(tmp_path_factory):
     """release -> the bin dir of the Ansible runtime labctl builds for that release's phases."""
-    shared = os.environ.get("LABCTL_RUNTIMES_DIR") or str(tmp_path_factory.mktemp("runtimes"))
+    shared = os.environ.get("LABCTL_RUNTIMES_DIR") or str(shared_runtimes())
     env = {**os.environ, "LABCTL_RUNTIMES_DIR": shared}
     built: dict[str, Path] = {}
 

@@ -18,14 +18,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import need_tools, skip_or_fail
+from conftest import need_tools, shared_runtimes, skip_or_fail
 
 from labctl import runtimes
 from labctl.runtimes import builder, catalog, finder, picker, store
 
 pytestmark = pytest.mark.integration
 
-SHARED_RUNTIMES = Path(os.environ.get("LABCTL_TEST_RUNTIMES", "/tmp/labctl-test-runtimes"))
+SHARED_RUNTIMES = shared_runtimes()
 PY27_IMAGE = "labctl-test/bullseye-py27:latest"
 PLAYBOOK = """\
 - name: Runtime smoke

@@ -32,7 +32,7 @@ WRITES = ("POST", "PUT", "PATCH", "DELETE")
 def labctl(env: dict, *args: str) -> float:
     """Run labctl as a fresh process; return its wall time, or exit 1 when it fails."""
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "labctl", *args], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "labctl", *args], env=env, capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"labctl {' '.join(args)} failed (rc {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -70,7 +70,7 @@ def main() -> int:
         return 1 if wrote else 0
     finally:
         if not args.keep:
-            subprocess.run([sys.executable, "-m", "labctl", "down", "avi", "--force"], env=env, capture_output=True)
+            subprocess.run([sys.executable, "-m", "labctl", "down", "avi", "--force"], env=env, capture_output=True, check=False)
         double.stop()
 
 

@@ -16,18 +16,22 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import ROOT, need_shared, need_tools
+from doubles import avi as avi_double
+
 from labctl import paths
 from labctl.errors import PhaseFailed
 from labctl.provision import run
 from labctl.spec import load_lab
 from labctl.spec.model import PhaseSpec
-from doubles import avi as avi_double
 
 sys.path.insert(0, str(ROOT / "ansible" / "collections"))
-from ansible_collections.labctl.products.plugins.module_utils import labctl_rest as rest  # noqa: E402
-from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import header_version, ip_addr, local_refs  # noqa: E402
+from ansible_collections.labctl.products.plugins.module_utils import labctl_rest as rest
+from ansible_collections.labctl.products.plugins.module_utils.labctl_avi import (
+    header_version,
+    ip_addr,
+    local_refs,
+)
 
 INITIAL = "Factory-Pass-17.2"
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -35,7 +39,7 @@ TASK = "Admin password, DNS/NTP/SMTP, connector user, Linux-server cloud, SE reg
 
 
 def labctl(*args, **kw):
-    return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, **kw)
+    return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, check=False, **kw)
 
 
 def se_spec(name: str, cidr: str) -> dict:
@@ -54,7 +58,7 @@ def se_spec(name: str, cidr: str) -> dict:
 def se_lab(tmp_path_factory):
     """Two SE hosts (docker) with the connector user, key and sudo; destroyed afterwards."""
     need_tools("vagrant", "docker")
-    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True).returncode:
+    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True, check=False).returncode:
         pytest.skip("needs the labctl/debian12 image: labctl box build --provider docker")
     spec = tmp_path_factory.mktemp("avx") / "avx-api.yaml"
     spec.write_text(yaml.safe_dump(se_spec("avx-api", "192.168.141.0/24"), sort_keys=False))
@@ -245,7 +249,7 @@ def test_env_supplied_passwords_stay_out_of_run_artifacts(runner, monkeypatch):
 def test_labctl_up_avi_against_the_double_then_provision_and_plan_write_nothing(double):
     """The issue's "Done when", through the CLI: the built-in avi lab on docker, its controller the double."""
     need_tools("vagrant", "docker")
-    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True).returncode:
+    if subprocess.run(["docker", "image", "inspect", "labctl/debian12:latest"], capture_output=True, check=False).returncode:
         pytest.skip("needs the labctl/debian12 image: labctl box build --provider docker")
     ctl = double.controller
     sets = [f"avi_controller={double.url}", "avi_validate_certs=false", f"avi_initial_password={INITIAL}",
@@ -360,7 +364,7 @@ def test_single_object_modules_and_a_service_engine_that_never_registers(tmp_pat
                                       "initial": INITIAL, "key": tmp_path / "key",
                                       "public": (tmp_path / "key.pub").read_text().strip()})
         env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(ROOT / "ansible" / "collections"), ANSIBLE_NOCOLOR="1")
-        done = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True, env=env)
+        done = subprocess.run(["ansible-playbook", "-i", "localhost,", str(playbook)], capture_output=True, text=True, env=env, check=False)
         assert done.returncode == 2, done.stdout[-2000:]
         assert "serviceengine registration: 1 of 1 Service Engine hosts did not register within 1s: se-one (127.0.0.1)" in done.stdout
         assert "ok=4" in done.stdout and "changed=4" in done.stdout and "failed=1" in done.stdout

@@ -260,7 +260,7 @@ def _ssh_sudo(addr, port, username, private_key):
             _, stdout, stderr = client.exec_command("sudo -n true", timeout=10)
             status = stdout.channel.recv_exit_status()
             return None if status == 0 else f"sudo -n true exited {status}: {stderr.read().decode().strip()}"
-    except Exception as err:  # any failure means: not registered yet, try again
+    except Exception as err:  # noqa: BLE001 - any failure means: not registered yet, try again
         return f"{type(err).__name__}: {err}"
 
 

@@ -279,6 +279,10 @@ def test_labctl_up_avi_against_the_double_then_provision_and_plan_write_nothing(
         assert plan.returncode == 0, plan.stderr[-3000:]
         assert writes(ctl.calls[before:]) == [] and '"update"' not in plan.stdout and '"create"' not in plan.stdout
         assert '"unchanged"' in plan.stdout
+        labdir = Path(json.loads(labctl("status", "avi", "--json").stdout)["directory"])
+        files = [p for d in ("runs", "logs") for p in (labdir / ".labctl" / d).rglob("*") if p.is_file()]
+        texts = [p.read_text(errors="replace") for p in files] + [up.stdout, up.stderr, again.stdout, plan.stdout]
+        assert len(files) > 10 and [s for s in secrets_of(labdir) if any(s in t for t in texts)] == []
     finally:
         labctl("down", "avi", "--force")
 

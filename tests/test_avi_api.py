@@ -377,3 +377,16 @@ def test_single_object_modules_and_a_service_engine_that_never_registers(tmp_pat
         assert "Lab-Pass-12345" not in done.stdout and INITIAL not in done.stdout
     finally:
         ctl_double.stop()
+
+
+def test_double_answers_in_the_request_version(double):
+    """An older X-Avi-Version gets objects without newer fields, and can PUT them back (as from the controller)."""
+    session = rest.Session(double.url, ca_path=double.cafile, retries=0, headers={"X-Avi-Version": "17.2.4", "Referer": double.url})
+    session.post("/login", {"username": "admin", "password": INITIAL})
+    session.headers["X-CSRFToken"] = session.cookie("csrftoken")
+    session.put("/api/useraccount", {"old_password": INITIAL, "password": "New-Pass-1234"})
+    body = session.get("/api/systemconfiguration").body
+    assert "default_license_tier" not in body and "email_configuration" in body  # introduced in 17.2.5
+    session.put("/api/systemconfiguration", body)
+    with pytest.raises(rest.RestError, match="field introduced in 17.2.5, request version is 17.2.4"):
+        session.put("/api/systemconfiguration", session.get("/api/systemconfiguration").body | {"default_license_tier": "ENTERPRISE_18"})

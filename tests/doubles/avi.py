@@ -4,7 +4,7 @@ It exists because no Avi controller can run here. It enforces, as the controller
 - the vendor's Swagger 2.0 schemas read from ../shared/reference/avi/*.json (avinetworks/sdk 17.2.11:
   SystemConfiguration, Cloud, CloudConnectorUser, Cluster): unknown fields, wrong types, missing required
   fields and values outside "Enum options" are refused (400), and so is a field "introduced in" a version
-  newer than the request's X-Avi-Version header;
+  newer than the request's X-Avi-Version header (answers leave such fields out, as the controller does);
 - `POST /login` (JSON or form: username, password) sets the `csrftoken` and `sessionid` cookies; every
   /api call needs the session cookie (or HTTP basic auth once portal_configuration.allow_basic_authentication
   is on) and X-Avi-Version (a version like 17.2.11, not newer than the controller); writes also need the
@@ -78,6 +78,23 @@ class Schemas:
         if options and value not in options:
             return [f"{where}: {value!r} is not one of {', '.join(options)}"]
         return []
+
+    def for_version(self, kind: str, obj: dict, version: str) -> dict:
+        """`obj` as the controller answers a client of `version`: fields introduced later left out."""
+        return self._older(self.defs[KINDS[kind]], obj, vtuple(version)) if kind in KINDS else obj
+
+    def _older(self, schema, value, version):
+        schema = self.defs[schema["$ref"].rsplit("/", 1)[1]] if "$ref" in schema else schema
+        if isinstance(value, list) and "items" in schema:
+            return [self._older(schema["items"], v, version) for v in value]
+        if not isinstance(value, dict):
+            return value
+        props, kept = schema.get("properties", {}), {}
+        for key, item in value.items():
+            since = re.search(r"Field introduced in (\d+(?:\.\d+)+)", props.get(key, {}).get("description", ""))
+            if not since or vtuple(since.group(1)) <= version:
+                kept[key] = self._older(props[key], item, version) if key in props else item
+        return kept
 
     def _object(self, schema, value, where, version, top):
         props, errors = schema.get("properties", {}), []
@@ -166,10 +183,10 @@ class Controller:
         self.objects[kind][uuid] = obj
         return obj
 
-    def view(self, kind, obj):
+    def view(self, kind, obj, version=VERSION):
         shown = {k: v for k, v in obj.items() if k not in HIDDEN.get(kind, ())}
         shown["url"] = f"{self.base}/api/{kind}/{obj['uuid']}"
-        return _full_refs(shown, self.base)
+        return _full_refs(self.schemas.for_version(kind, shown, version), self.base)
 
     def find(self, kind, name=None, uuid=None):
         if uuid is not None:
@@ -395,19 +412,19 @@ def _api(ctl, method, path, query, body, version):
     if kind == "systemconfiguration":
         uuid = "default"
         if method == "GET":
-            return 200, ctl.view(kind, ctl.find(kind, uuid=uuid)[0]), {}
+            return 200, ctl.view(kind, ctl.find(kind, uuid=uuid)[0], version), {}
     if kind not in ctl.objects:
         raise ApiError(404, f"no such object type {kind}")
     if method == "GET":
         found = ctl.find(kind, name=query.get("name", [None])[0], uuid=uuid or None)
         if uuid:
-            return 200, ctl.view(kind, found[0]), {}
-        return 200, {"count": len(found), "results": [ctl.view(kind, o) for o in found]}, {}
+            return 200, ctl.view(kind, found[0], version), {}
+        return 200, {"count": len(found), "results": [ctl.view(kind, o, version) for o in found]}, {}
     if kind == "serviceengine" or method not in ("POST", "PUT") or (method == "PUT") != bool(uuid):
         raise ApiError(405, f"{method} not allowed on /api/{path}")
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
-    return (201 if method == "POST" else 200), ctl.view(kind, ctl.write(kind, body, version, uuid or None)), {}
+    return (201 if method == "POST" else 200), ctl.view(kind, ctl.write(kind, body, version, uuid or None), version), {}
 
 
 def _json(raw):

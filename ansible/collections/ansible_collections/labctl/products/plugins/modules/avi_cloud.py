@@ -17,6 +17,7 @@ options:
   name: {description: Cloud name., type: str, default: Default-Cloud}
   hosts: {description: Lab addresses of the Service Engine hosts., type: list, elements: str, required: true}
   ssh_user: {description: Name of the cloud connector user the controller logs in as., type: str, required: true}
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

@@ -17,6 +17,7 @@ options:
   name: {description: The user's name (the SSH login on the Service Engine hosts)., type: str, required: true}
   private_key_file: {description: Path of the private key on the control host., type: path, required: true}
   public_key: {description: The public key line., type: str, required: true}
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

@@ -33,6 +33,7 @@ options:
     description: "The SE wait: hosts ({name: lab address}), wait_timeout (600 s), delay (3 s)."
     type: dict
     required: true
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

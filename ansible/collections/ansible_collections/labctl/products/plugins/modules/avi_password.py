@@ -16,8 +16,7 @@ description:
   - Check mode logs in (read-only) and reports the change without writing it.
 options:
   initial_password: {description: The controller's factory password., type: str, required: true}
-extends_documentation_fragment: []
-notes: [Connection options (controller, username, password, api_version, validate_certs, ca_path) as in every labctl Avi module.]
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

@@ -18,6 +18,7 @@ options:
   hosts: {description: "Service Engine hosts: {name: lab address}.", type: dict, required: true}
   wait_timeout: {description: Seconds to wait at most., type: int, default: 600}
   delay: {description: Seconds between reads., type: float, default: 3}
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

@@ -21,6 +21,7 @@ options:
   mail_server_name: {description: Mail server (SMTP_SERVER, SMTP_ANONYMOUS_SERVER)., type: str}
   mail_server_port: {description: Mail server port., type: int}
   allow_basic_authentication: {description: HTTP basic auth on the API (labctl's http checks use it)., type: bool}
+extends_documentation_fragment: [labctl.products.avi]
 """
 
 EXAMPLES = r"""

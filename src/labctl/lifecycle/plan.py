@@ -10,7 +10,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from labctl import provision, state
+from labctl import provision, render, state
 from labctl.errors import LabctlError, UsageError
 from labctl.spec import Lab
 
@@ -19,6 +19,7 @@ def plan(lab: Lab, labdir: Path, progress) -> list[dict]:
     """One entry per phase: {phase, tasks: [{task, changed: [hosts], status, objects}], error}."""
     if not state.load(labdir, lab.name).nodes:
         raise UsageError(f"lab {lab.name} is not up", f"run `labctl up {lab.name}` first; plan compares with the running lab")
+    render.render_lab(lab, labdir)  # the inventory as the plan's settings (a --set) say; the lab itself is untouched
     return [_phase(lab, labdir, phase, progress) for phase in provision.phases(lab)]
 
 

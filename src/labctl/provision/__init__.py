@@ -65,7 +65,7 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress, *, check: bool = Fal
                 envvars={**_env(lab, labdir, phase), **_content_paths()}, extravars=_extravars(lab, labdir, phase),
                 quiet=True, rotate_artifacts=5, cmdline="--check --diff" if check else None,
                 suppress_env_files=True,  # env/extravars, env/cmdline would stick to later runs in this directory
-                limit=None if phase.hosts == "all" else phase.hosts, cancel_callback=interrupted,
+                limit=None if phase.hosts in ("all", "localhost") else phase.hosts, cancel_callback=interrupted,
                 event_handler=lambda event: on_event(event, counts, phase.name, progress),
             )
         if result.rc != 0:

@@ -77,7 +77,7 @@ def _to_yaml(data: dict) -> str:
 def _vagrantfile(lab: Lab) -> str:
     nets = {n.name: ipaddress.IPv4Network(n.cidr) for n in lab.networks}
     return _env().get_template("Vagrantfile.j2").render(
-        lab=lab, providers=lab.spec.providers,
+        lab=lab, providers=lab.spec.providers, host_cpus=os.cpu_count() or 1,  # docker refuses more CPUs than the host has
         netmasks={k: str(v.netmask) for k, v in nets.items()},
         prefixes={k: v.prefixlen for k, v in nets.items()},
     )

@@ -82,7 +82,7 @@ def _entry(name: str, spec: SecretSpec, supplied: str | None, entry: dict | None
         raise SecretMissing(f"secret {name} has no value", _how_to_supply(spec))
     if spec.kind == "ssh_key":
         return {"spec": fingerprint, **_key_pair(outdir / KEYS_DIR / name)}
-    password = supplied if supplied is not None else spec.password or _random.token_urlsafe(18)
+    password = supplied if supplied is not None else spec.password if spec.password is not None else _random.token_urlsafe(18)
     return {"spec": fingerprint, "value": _hash(spec, password), "password": password}
 
 

@@ -25,12 +25,17 @@ def test_builtin_labs_are_the_four():
     assert builtin_labs() == LABS
 
 
+@pytest.fixture(autouse=True)
+def _nsx_password(monkeypatch):
+    """nsxt's manager password comes from the user (generate: false): as LABCTL_NSX_PASSWORD would."""
+    monkeypatch.setenv("LABCTL_NSX_PASSWORD", "golden-nsx-password")
+
+
 @pytest.mark.parametrize("name", LABS)
 def test_rendered_files_match_golden(name, tmp_path, golden, monkeypatch):
     import labctl.render
 
     monkeypatch.setattr(labctl.render, "_control_path", lambda: labctl.render.CONTROL_PATH)  # not the home's length
-    monkeypatch.setenv("LABCTL_NSX_PASSWORD", "golden-nsx-password")
     monkeypatch.setattr(labctl.render.os, "cpu_count", lambda: 2)  # docker's --cpus is capped at the host's
     out = _render(name, tmp_path).directory
     inventory = "inventory/hosts" if name.startswith("openshift") else "inventory/hosts.yml"
@@ -55,8 +60,7 @@ def _mask_secrets(name: str, out, text: str) -> str:
 
 
 @pytest.mark.parametrize("name", LABS)
-def test_rerender_is_byte_identical_and_writes_nothing(name, tmp_path, monkeypatch):
-    monkeypatch.setenv("LABCTL_NSX_PASSWORD", "golden-nsx-password")  # nsxt's manager password comes from the user
+def test_rerender_is_byte_identical_and_writes_nothing(name, tmp_path):
     first = _render(name, tmp_path)
     before = {p: p.read_bytes() for p in first.directory.rglob("*") if p.is_file()}
     second = _render(name, tmp_path)

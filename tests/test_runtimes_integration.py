@@ -170,19 +170,34 @@ def test_a_build_killed_hard_is_swept_by_the_next_and_the_rename_is_the_last_ste
     assert out.returncode == 0 and "ansible-playbook 2.4.6.0" in out.stdout
 
 
+def _wait_until_in_use(name: str, timeout: float = 60) -> None:
+    """Until the wrapper holds its shared "use" lock (an old Python starts slowly on a busy machine)."""
+    import fcntl
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with store.flock(store.lock_path(name, "use"), fcntl.LOCK_EX | fcntl.LOCK_NB):
+                pass
+        except OSError:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"runtime {name} was never in use")
+
+
 def test_rm_refuses_a_runtime_a_running_phase_uses(shared_runtimes, tmp_path):
     from labctl.errors import LabBusy
 
     _need_python("3.6")
     runtime = runtimes.ensure(picker.resolve(catalog.match(">=2.4,<2.5"), ["3.6"]))
     (tmp_path / "slow.yml").write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                                       "    - name: Wait\n      command: sleep 8\n")
+                                       "    - name: Wait\n      command: sleep 20\n")
     wrapper = runtime.path / store.WRAPPERS / "ansible-playbook"
     env = {**os.environ, "PATH": os.pathsep.join(str(d) for d in runtime.bin_dirs) + os.pathsep + os.environ["PATH"]}
     play = subprocess.Popen([str(wrapper), "-i", "localhost,", "-c", "local", str(tmp_path / "slow.yml")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        time.sleep(3)
+        _wait_until_in_use(runtime.name)
         with pytest.raises(LabBusy) as info:
             store.remove(runtime.name)
         assert info.value.render().startswith(f"runtime {runtime.name} is in use by a running phase")

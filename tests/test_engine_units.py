@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import shutil
 import json
 import os
 import threading
@@ -266,15 +267,16 @@ def test_a_rendered_lab_is_found_by_name_with_its_settings(tmp_path):
     from labctl.render import render_lab
     from labctl.spec import record
 
-    ref = _spec(tmp_path, "name: webfarm\nextends: smoke\nparams: {greeting: hi}\n")
+    ref = _spec(tmp_path, "name: recorded-unit\nextends: smoke\nparams: {greeting: hi}\n")
     lab, _ = load_lab(ref, provider="ssh", sets=("greeting=there",))
-    render_lab(lab, record.find(ref).labdir)
-    found = record.find("webfarm")
+    render_lab(lab, record.find(ref).labdir)  # under the session's LABCTL_HOME: removed at the end
+    found = record.find("recorded-unit")
     assert (found.lab.provider, found.lab.spec.params["greeting"], found.notes) == ("ssh", "there", ())
-    again = record.find("webfarm", sets=("greeting=later",))
+    again = record.find("recorded-unit", sets=("greeting=later",))
     assert again.lab.spec.params["greeting"] == "later" and again.lab.provider == "ssh"
-    assert again.notes == ("webfarm: recorded settings changed (--set greeting=later); later commands use them too",)
+    assert again.notes == ("recorded-unit: recorded settings changed (--set greeting=later); later commands use them too",)
     assert record.changes(found.labdir, again.lab) == ['params.greeting: "there" -> "later"']
+    shutil.rmtree(found.labdir)
 
 
 def test_an_unknown_lab_name_says_what_exists():

@@ -79,7 +79,8 @@ def _record_nodes(run: Run, provider, reuse: bool) -> None:
     # asking Vagrant for ssh-config costs seconds: reuse what a running lab recorded
     fresh = run.lab.provider == "ssh" or not (reuse and set(known) == {n.name for n in run.lab.nodes})
     endpoints = provider.endpoints(run.lab, run.labdir) if fresh else known
-    wait_for_ssh(list(endpoints.values()), progress=run.progress)
+    if fresh:  # machines that were running already, at the endpoints recorded when SSH answered: no wait
+        wait_for_ssh(list(endpoints.values()), progress=run.progress)
     render.write_endpoints(run.labdir, endpoints)
     run.state.nodes = {}
     for node in run.lab.nodes:

@@ -54,7 +54,7 @@ def _role_dir(path: Path) -> Path | None:
 
 def _plain(value):
     """A model as plain data, read field by field (pydantic's serializer would build its schema)."""
-    if hasattr(value, "model_fields"):
+    if hasattr(type(value), "model_fields"):
         return {name: _plain(getattr(value, name, None)) for name in type(value).model_fields}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}

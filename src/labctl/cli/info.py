@@ -100,7 +100,7 @@ def plan_cmd(lab: str, provider, sets, labdir, as_json: bool) -> None:
         output.document(report, as_json=True)
     else:
         output.plan(report)
-    output.say(f"{resolved.name}: {plan.changes(report)} changes planned") if not as_json else None
+        output.say(f"{resolved.name}: {plan.changes(report)} changes planned")
     if any(p["error"] for p in report):
         raise click.exceptions.Exit(1)
 

@@ -66,83 +66,18 @@ labctl_objects: {description: "Per object: kind, name, action (create, update, u
 added_memberships: {description: Zone memberships added to edges in this run., returned: always, type: list}
 """
 
-import base64
 import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible_collections.labctl.products.plugins.module_utils.labctl_nsxt import API, Nsx, matches as _is, nsx_argument_spec, session
 from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import (
-    ObjectLog, RestError, Session, diff_fields, fail, flatten_fields, merge, reconcile, rest_argument_spec, reuse_tls_context,
+    ObjectLog, RestError, diff_fields, fail, flatten_fields, merge,
 )
 
-API = "/api/v1"
-_MISSING = object()
 
-
-class Nsx:
-    """The generic engine: each collection read once, objects found by display_name, read-compare-write."""
-
-    def __init__(self, session, log, lab, check_mode):
-        self.session, self.log, self.check = session, log, check_mode
-        self.tag = {"scope": "labctl", "tag": lab}
-        self.cache = {}
-        self.added = []
-
-    def all(self, coll):
-        if coll not in self.cache:
-            rows, cursor = [], ""
-            while True:
-                body = self.session.get("%s/%s%s" % (API, coll, "?cursor=" + cursor if cursor else "")).body or {}
-                rows.extend(body.get("results") or [])
-                cursor = body.get("cursor")
-                if not cursor:
-                    break
-            self.cache[coll] = rows
-        return self.cache[coll]
-
-    def select(self, coll, keep):
-        return [o for o in self.all(coll) if keep(o)]
-
-    def find(self, kind, coll, name, match=None):
-        rows = self.select(coll, lambda o: o.get("display_name") == name and _is(o, match or {}))
-        if len(rows) > 1:
-            raise ValueError("%s %s: %d objects of that name on the manager (ids %s): rename or delete the extra ones"
-                             % (kind, name, len(rows), ", ".join(sorted(o["id"] for o in rows))))
-        return rows[0] if rows else None
-
-    def existing(self, kind, coll, name):
-        found = self.find(kind, coll, name)
-        if found is None:
-            raise ValueError("%s %s: no object of that name on the manager; labctl never creates it: deploy it "
-                             "or fix the name in the spec" % (kind, name))
-        return found
-
-    def ensure(self, kind, coll, name, wanted, match=None, current=_MISSING):
-        """Create `name` when missing, update it when a field of `wanted` differs; return the object."""
-        if current is _MISSING:
-            current = self.find(kind, coll, name, match)
-        path = "%s/%s" % (API, coll)
-        try:
-            obj = reconcile(self.log, kind, name, current, wanted,
-                            lambda w: self.session.post(path, dict(w, display_name=name, tags=[self.tag])).body,
-                            lambda body: self.put("%s/%s" % (path, body["id"]), body, wanted), self.check)
-        except RestError as err:
-            raise err.about(kind, name)
-        if current is None and self.check:
-            obj = dict(obj, id="(new %s %s)" % (kind, name), display_name=name, tags=[self.tag])
-        self._remember(coll, current, obj)
-        return obj
-
-    def _remember(self, coll, old, new):
-        rows = self.all(coll)
-        if old is not None:
-            rows[:] = [o for o in rows if o["id"] != old["id"]]
-        rows.append(new)
-
-    def put(self, path, body, wanted):
-        """PUT with the object's _revision; on 412 read it again and apply `wanted` to what is there now."""
-        return self.session.put(path, body, on_412=lambda: merge(self.session.get(path).body, wanted)).body
+class Engine(Nsx):
+    """The shared engine (labctl_nsxt.Nsx) plus the design's two special writes: zone membership, advertisement."""
 
     def join_zones(self, edges, zones):
         """Every edge joins every zone it is missing; what was added is recorded for teardown."""
@@ -188,9 +123,7 @@ def argument_spec():
     text, req = dict(type="str"), dict(type="str", required=True)
     uplink = dict(switch=req, vlan=dict(type="int", default=0), ip=req, member_index=dict(type="int", default=0), transport_zone=text)
     downlink = dict(switch=req, ip=req, transport_zone=text)
-    spec = dict(
-        hostname=dict(type="str", required=True), username=dict(type="str", default="admin"),
-        password=dict(type="str", required=True, no_log=True), lab=dict(type="str", required=True),
+    return nsx_argument_spec(
         state=dict(type="str", default="present", choices=["present", "absent"]),
         transport_zones=dict(type="list", elements="dict", options=dict(
             name=req, transport_type=dict(type="str", required=True, choices=["OVERLAY", "VLAN"]), host_switch_name=req)),
@@ -202,8 +135,6 @@ def argument_spec():
             name=req, downlinks=dict(type="list", elements="dict", default=[], options=downlink))),
         memberships_file=dict(type="path"),
     )
-    spec.update(rest_argument_spec())
-    return spec
 
 
 def subnet(cidr):
@@ -295,10 +226,6 @@ class Design:
             current=linked[0] if linked else None)
 
 
-def _is(obj, fields):
-    return all(obj.get(k) == v for k, v in fields.items())
-
-
 def _target(port):
     return (port.get("linked_logical_router_port_id") or {}).get("target_id")
 
@@ -325,13 +252,7 @@ class Teardown:
         self.delete("transport-zones", "transport_zone")
 
     def delete(self, coll, kind, keep=lambda o: True):
-        for obj in self.nsx.select(coll, lambda o: self.nsx.tag in (o.get("tags") or []) and keep(o)):
-            self.nsx.log.add(kind, obj.get("display_name", obj["id"]), "delete")
-            if not self.nsx.check:
-                try:
-                    self.nsx.session.delete("%s/%s/%s" % (API, coll, obj["id"]))
-                except RestError as err:
-                    raise err.about(kind, obj.get("display_name"))
+        self.nsx.delete_tagged(coll, kind, keep)
 
     def leave_zones(self):
         """Remove only the memberships recorded as added by labctl, where they are still there."""
@@ -380,22 +301,13 @@ def record_memberships(path, added):
     os.rename(tmp, path)
 
 
-def session(p):
-    """A session to the manager with basic auth; the password is redacted from every error."""
-    host = p["hostname"] if ":" in p["hostname"] else p["hostname"] + ":443"
-    token = to_text(base64.b64encode(to_bytes("%s:%s" % (p["username"], p["password"]))))
-    rest = Session("https://" + host, validate_certs=p["validate_certs"], ca_path=p["ca_path"], timeout=p["timeout"],
-                   retries=p["retries"], headers={"Authorization": "Basic " + token}, secrets=(p["password"], token))
-    return reuse_tls_context(rest, p["validate_certs"], p["ca_path"])
-
-
 def main():
     module = AnsibleModule(argument_spec=argument_spec(), supports_check_mode=True,
                            required_if=[("state", "present", ("transport_zones", "edges", "edge_cluster", "tier0"))])
     p = module.params
     log = ObjectLog()
     rest = session(p)
-    nsx = Nsx(rest, log, p["lab"], module.check_mode)
+    nsx = Engine(rest, log, p["lab"], module.check_mode)
     try:
         if p["state"] == "absent":
             Teardown(nsx, p["memberships_file"]).apply()

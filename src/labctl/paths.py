@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 _PKG = Path(__file__).resolve().parent
+LAB_RECORD = Path(".labctl") / "lab.json"  # in a lab directory: the resolved spec and the request
 
 
 def data_dir() -> Path:

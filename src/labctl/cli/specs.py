@@ -64,12 +64,21 @@ def schema_cmd() -> None:
 @json_option
 def render_cmd(lab: str, provider: str | None, sets: tuple[str, ...], outdir: Path | None, as_json: bool) -> None:
     """Write the lab directory: Vagrantfile, inventory/ and ansible.cfg (byte-identical when re-run)."""
-    from labctl.render import default_dir, render_lab
+    from labctl.render import stamp
+    from labctl.spec.load import merge_layers, validated
 
-    resolved, _ = load(lab, provider, sets)
-    result = render_lab(resolved, outdir or default_dir(resolved))
+    merged = merge_layers(lab, provider=provider, sets=sets)
+    hit = stamp.up_to_date(merged, outdir)
+    if hit:
+        name, directory, files, changed = *hit, ()
+    else:
+        from labctl.render import default_dir, render_lab
+
+        resolved = validated(merged)
+        result = render_lab(resolved, outdir or default_dir(resolved))
+        name, directory, files, changed = resolved.name, result.directory, result.files, result.changed
     if as_json:
-        rows = [{"file": str(result.directory / f), "status": "written" if f in result.changed else "unchanged"} for f in result.files]
+        rows = [{"file": str(directory / f), "status": "written" if f in changed else "unchanged"} for f in files]
         output.document(rows, as_json=True)
         return
-    output.say(f"{resolved.name}: {len(result.changed)} of {len(result.files)} files written in {result.directory}")
+    output.say(f"{name}: {len(changed)} of {len(files)} files written in {directory}")

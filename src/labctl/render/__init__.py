@@ -8,14 +8,16 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labctl import paths
 from labctl.errors import ToolMissing
 from labctl.fsutil import write_atomic
-from labctl.render import escape, inventory, secrets
-from labctl.spec import Lab
+from labctl.paths import LAB_RECORD
+from labctl.render import escape, inventory, secrets, stamp
 
-from labctl.spec.record import LAB_RECORD  # noqa: E402
+if TYPE_CHECKING:
+    from labctl.spec import Lab
 CONTROL_PATH = "~/.ansible/cp/%C"
 
 
@@ -42,7 +44,14 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
         files[Path("Vagrantfile")] = (_vagrantfile(lab), 0o644)
     _drop_stale_inventory(outdir / "inventory", keep=_inventory_path(lab).name)
     changed = [rel for rel, (text, mode) in files.items() if write_atomic(outdir / rel, text, mode)]
+    stamp.save(outdir, stamp_key(lab, outdir), files)
     return Rendered(outdir, tuple(sorted(files)), tuple(sorted(changed)))
+
+
+def stamp_key(lab: Lab, outdir: Path) -> str | None:
+    """The key under which `labctl render` may later answer from the stamp (see labctl.render.stamp)."""
+    request = (lab.request.spec_path, lab.request.provider, lab.request.sets) if lab.request else None
+    return stamp.key(lab.digest, request, dict(lab.dump), outdir) if request else None
 
 
 def default_dir(lab: Lab) -> Path:

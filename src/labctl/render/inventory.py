@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from labctl.render.escape import ini_host_value, ini_key, ini_value
-from labctl.spec import Lab
+
+if TYPE_CHECKING:
+    from labctl.spec import Lab
 
 
 @dataclass

@@ -18,10 +18,13 @@ import secrets as _random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from labctl.errors import LabctlError, SpecError
 from labctl.fsutil import write_atomic
-from labctl.spec.model import SecretSpec
+
+if TYPE_CHECKING:
+    from labctl.spec.model import SecretSpec
 
 _REF = re.compile(r"\$\{secret\.([A-Za-z_][A-Za-z0-9_]*(?:\.public)?)\}")
 SECRETS_FILE = Path(".labctl") / "secrets.json"

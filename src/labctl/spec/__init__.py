@@ -1,6 +1,18 @@
-"""Stage 1: read a lab spec, lay its layers, validate in one pass, and resolve it."""
+"""Stage 1: read a lab spec, lay its layers, validate in one pass, and resolve it.
 
-from labctl.spec.lab import Lab, Network, Node
-from labctl.spec.load import builtin_labs, find_spec, load_lab
+The names are loaded on first use: reading and merging a spec's layers needs neither pydantic nor
+the model, and a render whose inputs have not changed stops there (see labctl.render.stamp).
+"""
 
-__all__ = ["Lab", "Network", "Node", "builtin_labs", "find_spec", "load_lab"]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {"Lab": "lab", "Network": "lab", "Node": "lab", "builtin_labs": "load", "find_spec": "load", "load_lab": "load"}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'labctl.spec' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"labctl.spec.{_EXPORTS[name]}"), name)

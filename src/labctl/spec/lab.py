@@ -65,6 +65,7 @@ class Lab:
     networks: tuple[Network, ...] = field(default=())
     request: Request | None = None
     dump: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)  # the spec as JSON data
+    digest: str | None = field(default=None, repr=False, compare=False)  # its key in the spec cache (render's stamp)
 
     @property
     def spec_dir(self) -> Path:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import replace
 import math
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-
+from typing import TYPE_CHECKING
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError
-from labctl.spec import cache, expand, overlays, params, rules
-from labctl.spec.lab import Lab, Request, resolve
+from labctl.spec import cache, expand, overlays, params
 from labctl.spec.layers import merge, set_value
-from labctl.spec.model import USER_CONFIG_KEYS
-from labctl.spec.shape import validate_shape
 from labctl.spec.yamlsrc import MAX_INT, Layer, Origin, load_layer, sort_problems
+
+if TYPE_CHECKING:
+    from labctl.spec.lab import Lab
 
 BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
 MAX_EXTENDS = 8
@@ -52,6 +52,44 @@ def load_lab(
     user_config: Path | None = None,
 ) -> tuple[Lab, Layer]:
     """Return the resolved lab and the merged layer (values with their origins)."""
+    merged = merge_layers(ref, provider=provider, sets=sets, env=env, user_config=user_config)
+    return validated(merged), merged.layer
+
+
+@dataclass(frozen=True)
+class Merged:
+    """A spec's layers laid over each other, not validated yet: what is known without the model."""
+
+    path: Path
+    source: str
+    layer: Layer
+    declared: dict[str, str]  # param name -> kind of its default
+    digest: str | None  # the validated spec's key in the cache; None while the layers have problems
+    provider: str | None = None  # the request's flags
+    sets: tuple[str, ...] = ()
+
+    @property
+    def request(self) -> tuple[str, str | None, tuple[str, ...]]:
+        return str(self.path.resolve()), self.provider, self.sets
+
+
+def validated(merged: Merged) -> Lab:
+    """The resolved lab of merged layers (from the spec cache when it has seen them)."""
+    from labctl.spec.lab import Request
+
+    lab = _validate(merged.layer, merged.source, merged.declared, merged.digest)
+    return replace(lab, request=Request(*merged.request), digest=merged.digest)
+
+
+def merge_layers(
+    ref: str,
+    *,
+    provider: str | None = None,
+    sets: Sequence[str] = (),
+    env: Mapping[str, str] | None = None,
+    user_config: Path | None = None,
+) -> Merged:
+    """The spec REF over what it extends, the user config, LABCTL_PARAM_*, `--set` and `--provider`."""
     path = find_spec(ref)
     env = os.environ if env is None else env
     spec, fragments = overlays.split(_spec_chain(path, ()))
@@ -64,8 +102,10 @@ def load_lab(
         if problems:
             raise SpecError(_display(path), sort_problems(problems))
         layer = _stack(base, spec, env_layer, sets, provider)
-    lab = _validate(layer, _display(path), declared)
-    return replace(lab, request=Request(str(path.resolve()), provider, tuple(sets))), layer
+    layer.data.pop("extends", None)
+    source = _display(path)
+    digest = cache.key(layer.data, source) if not layer.problems else None
+    return Merged(path, source, layer, declared, digest, provider, tuple(sets))
 
 
 def _stack(base: Layer, spec: Layer, env_layer: Layer, sets: Sequence[str], provider: str | None) -> Layer:
@@ -135,6 +175,8 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
 def _user_layer(path: Path) -> Layer:
     if not path.is_file():
         return Layer({}, {})
+    from labctl.spec.model import USER_CONFIG_KEYS
+
     layer = _read(path)
     bad = [k for k in layer.data if k not in USER_CONFIG_KEYS]
     if bad:
@@ -206,9 +248,11 @@ def _plain(value) -> bool:
     return not isinstance(value, int) or abs(value) < MAX_INT
 
 
-def _validate(layer: Layer, source: str, declared: dict[str, str]) -> Lab:
-    layer.data.pop("extends", None)
-    digest = cache.key(layer.data, source) if not layer.problems else None
+def _validate(layer: Layer, source: str, declared: dict[str, str], digest: str | None) -> Lab:
+    from labctl.spec import rules
+    from labctl.spec.lab import resolve
+    from labctl.spec.shape import validate_shape
+
     hit = cache.load(digest) if digest else None
     if hit:
         return resolve(hit[0], source, hit[1])

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from labctl import paths
 from labctl.errors import UsageError
+from labctl.paths import LAB_RECORD
 from labctl.spec.lab import Lab, Request, resolve
 from labctl.spec.load import find_spec, load_lab
 from labctl.spec.yamlsrc import Layer
-
-LAB_RECORD = Path(".labctl") / "lab.json"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,147 @@
+"""`labctl render` of an unchanged lab is answered from its stamp, and every changed input is noticed.
+
+Tool-free: each render is a real `labctl` process, so whether pydantic was imported (the full render)
+or not (the stamp answered) is observed in the process itself, not inferred from timings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SPEC = """\
+name: {name}
+provider: docker
+params:
+  greeting: hello
+defaults: {{box: labctl/debian12, image: "labctl/debian12:latest", memory: 256}}
+networks:
+  lab: {{cidr: 192.168.250.0/24}}
+nodes:
+  web-[1:2]: {{groups: [web]}}
+groups:
+  web:
+    vars: {{greeting: "${{greeting}}", admin_password: "${{secret.admin}}"}}
+secrets:
+  admin: {{kind: password}}
+"""
+PROBE = ("import atexit, sys\n"
+         "atexit.register(lambda: print('FULL' if 'pydantic' in sys.modules else 'STAMP', file=sys.stderr))\n"
+         "from labctl.cli import main\n"
+         "main(sys.argv[1:])\n")
+
+
+def _render(spec: Path, outdir: Path, *args: str, env: dict | None = None) -> tuple[str, str]:
+    """(how the render was answered: FULL or STAMP, its stdout)."""
+    proc = subprocess.run([sys.executable, "-c", PROBE, "render", str(spec), "-o", str(outdir), *args],
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stderr.strip().splitlines()[-1], proc.stdout.strip()
+
+
+@pytest.fixture()
+def lab(tmp_path):
+    spec = tmp_path / "stamped.yaml"
+    spec.write_text(SPEC.format(name="stamped"))
+    outdir = tmp_path / "out"
+    how, out = _render(spec, outdir)
+    assert how == "FULL" and out.startswith("stamped: 5 of 5 files written")
+    return spec, outdir
+
+
+def test_an_unchanged_lab_is_answered_without_the_model(lab):
+    spec, outdir = lab
+    how, out = _render(spec, outdir)
+    assert (how, out) == ("STAMP", f"stamped: 0 of 5 files written in {outdir}")
+    how, out = _render(spec, outdir, "--json")
+    assert how == "STAMP"
+    assert {r["status"] for r in json.loads(out)} == {"unchanged"} and len(json.loads(out)) == 5
+    (outdir / ".labctl" / "render.json").unlink()  # the oracle: a full render agrees that nothing changed
+    assert _render(spec, outdir) == ("FULL", f"stamped: 0 of 5 files written in {outdir}")
+    (outdir / ".labctl" / "render.json").write_text("{not json")
+    assert _render(spec, outdir) == ("FULL", f"stamped: 0 of 5 files written in {outdir}")
+    assert _render(spec, outdir)[0] == "STAMP"  # the full render wrote a good stamp again
+
+
+def test_a_changed_spec_or_request_renders_again(lab):
+    spec, outdir = lab
+    inventory = outdir / "inventory" / "hosts.yml"
+    spec.write_text(spec.read_text().replace("greeting: hello", "greeting: bonjour"))
+    assert _render(spec, outdir) == ("FULL", f"stamped: 2 of 5 files written in {outdir}")  # inventory, lab record
+    assert "bonjour" in inventory.read_text()
+    how, _ = _render(spec, outdir, "--set", "greeting=salut")
+    assert how == "FULL" and "salut" in inventory.read_text()
+    assert _render(spec, outdir, "--set", "greeting=salut")[0] == "STAMP"
+    assert _render(spec, outdir, "--provider", "libvirt")[0] == "FULL"
+    assert _render(spec, outdir, "--set", "greeting=salut")[0] == "FULL"  # the last render was another request
+    how, _ = _render(spec, outdir, env={"LABCTL_PARAM_GREETING": "hola"})
+    assert how == "FULL" and "hola" in inventory.read_text()
+
+
+def test_a_file_changed_by_hand_is_rewritten(lab):
+    spec, outdir = lab
+    vagrantfile = outdir / "Vagrantfile"
+    original = vagrantfile.read_text()
+    vagrantfile.write_text(original + "# edited\n")
+    assert _render(spec, outdir) == ("FULL", f"stamped: 1 of 5 files written in {outdir}")
+    assert vagrantfile.read_text() == original
+    vagrantfile.chmod(0o600)
+    assert _render(spec, outdir)[1] == f"stamped: 1 of 5 files written in {outdir}"
+    assert vagrantfile.stat().st_mode & 0o777 == 0o644
+    (outdir / "ansible.cfg").unlink()
+    assert _render(spec, outdir)[1] == f"stamped: 1 of 5 files written in {outdir}"
+
+
+def test_lost_secrets_are_made_again(lab):
+    spec, outdir = lab
+    inventory = outdir / "inventory" / "hosts.yml"
+    before = inventory.read_text()
+    (outdir / ".labctl" / "secrets.json").unlink()
+    how, out = _render(spec, outdir)
+    assert how == "FULL" and out == f"stamped: 1 of 5 files written in {outdir}"
+    assert inventory.read_text() != before  # a new password, in the 0600 inventory
+    assert inventory.stat().st_mode & 0o777 == 0o600
+
+
+def test_secrets_from_the_environment_are_never_answered_from_a_stamp(tmp_path):
+    spec = tmp_path / "envsecret.yaml"
+    spec.write_text(SPEC.format(name="envsecret").replace("{kind: password}", "{kind: password, from_env: STAMP_TEST_PW}"))
+    outdir = tmp_path / "out"
+    for password in ("first-pw", "first-pw", "second-pw"):
+        how, _ = _render(spec, outdir, env={"STAMP_TEST_PW": password})
+        assert how == "FULL"
+        assert password in (outdir / "inventory" / "hosts.yml").read_text()
+    assert not (outdir / ".labctl" / "render.json").exists()
+
+
+def test_the_stamp_holds_no_secret(lab):
+    spec, outdir = lab
+    password = json.loads((outdir / ".labctl" / "secrets.json").read_text())
+    text = (outdir / ".labctl" / "render.json").read_text()
+    values = [v for v in _strings(password) if len(v) >= 12]
+    assert values and not any(v in text for v in values)
+
+
+def _strings(data) -> list[str]:
+    if isinstance(data, dict):
+        return [s for v in data.values() for s in _strings(v)]
+    return [data] if isinstance(data, str) else []
+
+
+def test_a_changed_template_renders_again(lab, tmp_path, monkeypatch):
+    """The renderer's own files are inputs: touching one (as an upgrade does) voids the stamp."""
+    spec, outdir = lab
+    import labctl.render as render_pkg
+
+    module = Path(render_pkg.__file__).with_name("inventory.py")
+    stat = module.stat()
+    try:
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert _render(spec, outdir)[0] == "FULL"
+    finally:
+        os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))

@@ -43,14 +43,32 @@ def build(runtime: Runtime, progress=lambda _msg: None) -> Runtime:
             progress(f"runtime {runtime.name}: built by another labctl, reused")
             return runtime
         _sweep(runtime.name)
+        _say_stale(runtime, progress)
         scratch = store.root() / f".build-{runtime.name}-{os.getpid()}"
         try:
             _make(runtime, scratch, progress)
-            os.rename(scratch, runtime.path)
+            _put_in_place(runtime, scratch)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise
     return runtime
+
+
+def _say_stale(runtime: Runtime, progress) -> None:
+    """A runtime built with other requirements (before its line got mitogen) is rebuilt: say why."""
+    old = runtime.built_with()
+    if old is not None:
+        gained = [r for r in runtime.release.requirements if r not in old]
+        lost = [r for r in old if r not in runtime.release.requirements]
+        change = ", ".join([*(f"+{r}" for r in gained), *(f"-{r}" for r in lost)])
+        progress(f"runtime {runtime.name}: built with other requirements ({change}): rebuilding")
+
+
+def _put_in_place(runtime: Runtime, scratch: Path) -> None:
+    if runtime.path.exists() or runtime.path.is_symlink():
+        store.replace(runtime.name, scratch)
+    else:
+        os.rename(scratch, runtime.path)
 
 
 def log_path(name: str) -> Path:
@@ -85,8 +103,8 @@ def _make(runtime: Runtime, scratch: Path, progress) -> None:
 
 
 def requirements(runtime: Runtime) -> list[str]:
-    release = runtime.release
-    return [release.requirement, *release.pins, *([release.mitogen] if release.mitogen else [])]
+    """What pip installs into `runtime` (recorded in its manifest; see Runtime.ready)."""
+    return runtime.release.requirements
 
 
 def pip_env(python: str) -> dict[str, str]:

@@ -40,7 +40,19 @@ class Runtime:
 
     @property
     def ready(self) -> bool:
-        return self.own or (self.path / MANIFEST).is_file()
+        """Built with what labctl's catalog asks for today: a runtime built before its line got
+        mitogen (or other pins) is not ready, and `build` replaces it."""
+        return self.own or self.built_with() == self.release.requirements
+
+    def built_with(self) -> list[str] | None:
+        """The requirements the built runtime's manifest records; None when it is not built."""
+        if self.own:
+            return None
+        try:
+            data = json.loads((self.path / MANIFEST).read_text())
+        except (OSError, ValueError):
+            return None
+        return list(data.get("requirements") or ())
 
     @property
     def bin_dirs(self) -> list[Path]:
@@ -87,7 +99,7 @@ def installed() -> list[str]:
     """Names of the runtimes present (ready ones: those with a manifest)."""
     if not root().is_dir():
         return []
-    return sorted(p.name for p in root().iterdir() if (p / MANIFEST).is_file())
+    return sorted(p.name for p in root().iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
 
 
 def manifest(name: str) -> dict:
@@ -122,6 +134,21 @@ def remove(name: str) -> None:
     except BlockingIOError:
         raise LabBusy(f"runtime {name} is in use by a running phase or being built",
                       "wait for the phase to end, then run `labctl runtime rm` again") from None
+
+
+def replace(name: str, new: Path) -> None:
+    """Put the complete runtime `new` in place of the stale one named `name`; refuse while a
+    running phase uses the stale one (its use lock is held). The caller holds the build lock."""
+    target = root() / name
+    try:
+        with flock(lock_path(name, "use"), fcntl.LOCK_EX | fcntl.LOCK_NB):
+            trash = root() / f".trash-{name}-{os.getpid()}"
+            os.rename(target, trash)
+            os.rename(new, target)
+    except BlockingIOError:
+        raise LabBusy(f"runtime {name} must be rebuilt (labctl now installs other requirements) but a running phase uses it",
+                      "wait for the phase to end, then run the command again") from None
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def record_use(labdir: Path, phase: str, name: str) -> None:

@@ -61,7 +61,7 @@ class Lab:
         rundir = self.dir / ".labctl" / "runs" / playbook.stem
         rundir.mkdir(parents=True, exist_ok=True)
         collect = lambda e: results.append(e["event_data"]["res"]) if e.get("event") in ("runner_on_ok", "runner_on_failed") and \
-            e["event_data"].get("task_action", "").endswith("nsxt_design") else None  # noqa: E731
+            (e["event_data"].get("task_action", "").endswith("nsxt_design") or e["event"] == "runner_on_failed") else None  # noqa: E731
         done = ansible_runner.run(
             private_data_dir=str(rundir), playbook=str(playbook),
             inventory=str(self.dir / "inventory"), quiet=True, suppress_env_files=True, event_handler=lambda e: collect(e) or True,
@@ -245,7 +245,7 @@ def test_a_manager_that_does_not_answer_is_a_clear_error(double, lab):
     lab.render(f"nsx_manager=127.0.0.1:{port}")
     result = lab.run(TEARDOWN)
     assert result["rc"] != 0
-    assert result["msg"].startswith(f"nsx_manager 127.0.0.1:{port}: GET /api/v1/logical-router-ports failed (no response): ")
+    assert result["msg"].startswith(f"nsx_manager 127.0.0.1:{port}: GET /api/v1/transport-nodes failed (no response): ")
     assert "refused" in result["msg"].lower()
 
 
@@ -384,7 +384,7 @@ def test_done_when_through_the_cli(tmp_path):
         _ok(labctl("provision", LAB))
         _ok(labctl("down", LAB))
         state = double.hook("state")
-        assert {k: v for k, v in state.items() if k not in ("objects", "advertisement")} == {
+        assert {k: v for k, v in state.items() if k not in ("objects", "advertisement", "host_logins")} == {
             "transport-zones": [], "transport-nodes": ["edge-1", "edge-2"], "edge-clusters": [], "logical-switches": [],
             "logical-ports": [], "logical-routers": [], "logical-router-ports": [], "pools/ip-pools": [],
             "host-switch-profiles": ["LLDP [Send Packet Disabled]", "nsx-default-uplink-hostswitch-profile"]}

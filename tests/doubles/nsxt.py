@@ -302,11 +302,12 @@ class Manager(Rules, Hosts):
         return 200, copy.deepcopy(new)
 
     def state(self) -> dict:
-        """Every object by collection and display_name, plus advertisement by router name (for tests)."""
+        """Every object by collection and display_name, advertisement by router name, KVM host logins (for tests)."""
         names = {r["id"]: r["display_name"] for r in self.objects["logical-routers"].values()}
         out = {c: sorted(o.get("display_name", "") for o in objs.values()) for c, objs in self.objects.items()}
         out["objects"] = copy.deepcopy(self.objects)
         out["advertisement"] = {names[k]: copy.deepcopy(v) for k, v in self.advertisement.items() if k in names}
+        out["host_logins"] = copy.deepcopy(self.host_logins)
         return out
 
 

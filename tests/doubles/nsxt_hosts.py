@@ -42,6 +42,7 @@ class Hosts:
     ssh_port = 22
 
     def _seed_profiles(self) -> None:
+        self.host_logins: list[dict] = []  # every registration's SSH login: address, user, thumbprint, error
         teaming = {"policy": "FAILOVER_ORDER", "active_list": [{"uplink_name": "uplink-1", "uplink_type": "PNIC"}]}
         self._store("host-switch-profiles", {"resource_type": "UplinkHostSwitchProfile", "display_name": DEFAULT_UPLINK,
                                              "mtu": 1600, "transport_vlan": 0, "teaming": teaming}, system=True)
@@ -89,6 +90,8 @@ class Hosts:
             if not info.get("ip_addresses"):
                 raise bad(f"Host node {obj.get('display_name')}: ip_addresses is required", 9401)
             error = _ssh_login(info["ip_addresses"][0], self.ssh_port, credential)
+            self.host_logins.append({"address": info["ip_addresses"][0], "username": credential.get("username"),
+                                     "thumbprint": credential.get("thumbprint"), "error": error})
             if error:
                 raise bad(f"Host node {obj.get('display_name')}: {error}", 9402)
 

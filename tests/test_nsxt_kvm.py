@@ -115,7 +115,7 @@ def _forget_host_nodes(manager) -> None:
             del manager.objects["transport-nodes"][oid]
 
 
-def _assert_registered(manager) -> None:
+def _assert_registered(manager, pool_end: int = 220) -> None:
     nodes = _host_nodes(manager)
     assert sorted(nodes) == NODES
     zones = _by_name(manager, "transport-zones")
@@ -132,7 +132,7 @@ def _assert_registered(manager) -> None:
         assert overlay["ip_assignment_spec"] == {"resource_type": "StaticIpPoolSpec", "ip_pool_id": pool["id"]}
         assert overlay["pnics"] == [{"device_name": "eth1", "uplink_name": "uplink-1"}] and vlan["pnics"] == []
         assert {"key": "UplinkHostSwitchProfile", "value": profile["id"]} in overlay["host_switch_profile_ids"]
-    assert pool["subnets"] == [{"cidr": f"{NET}.0/24", "allocation_ranges": [{"start": f"{NET}.200", "end": f"{NET}.220"}]}]
+    assert pool["subnets"] == [{"cidr": f"{NET}.0/24", "allocation_ranges": [{"start": f"{NET}.200", "end": f"{NET}.{pool_end}"}]}]
     assert profile["mtu"] == 1600 and profile["teaming"]["active_list"] == [{"uplink_name": "uplink-1", "uplink_type": "PNIC"}]
 
 
@@ -175,6 +175,27 @@ def test_kvm_hosts_become_transport_nodes_through_the_cli(double, tmp_path):
         assert ours == [("uplink_profile", "labctl-kvm-uplink", "unchanged"), ("ip_pool", "tep-pool", "unchanged"),
                         ("transport_node", "nsxt-kvm-1", "unchanged"), ("transport_node", "nsxt-kvm-2", "unchanged")]
 
+        # one changed setting updates only that object, and a 412 in between is re-read and retried
+        manager.inject.append({"method": "PUT", "match": "/pools/ip-pools/"})
+        cli.ok("provision", LAB, "--set", f"tep_pool_end={NET}.230")
+        pool = _by_name(manager, "pools/ip-pools")["tep-pool"]
+        assert [(w["method"], w["path"]) for w in manager.writes[written:]] == [("PUT", f"/pools/ip-pools/{pool['id']}")] * 2
+        assert pool["subnets"][0]["allocation_ranges"] == [{"start": f"{NET}.200", "end": f"{NET}.230"}] and not manager.inject
+
+        # the manager's own default uplink profile, looked up by name (it is listed only with include_system_owned)
+        written = len(manager.writes)
+        cli.ok("provision", LAB, "--set", "kvm_uplink_profile=nsx-default-uplink-hostswitch-profile",
+               "--set", "kvm_uplink_profile_create=false")
+        default = _by_name(manager, "host-switch-profiles")["nsx-default-uplink-hostswitch-profile"]
+        nodes = _host_nodes(manager)
+        assert [(w["method"], w["path"]) for w in manager.writes[written:]] == [
+            ("PUT", f"/transport-nodes/{nodes[n]['id']}") for n in NODES]
+        for node in nodes.values():
+            entries = node["host_switch_spec"]["host_switches"][0]["host_switch_profile_ids"]
+            assert entries[0] == {"key": "UplinkHostSwitchProfile", "value": default["id"]} and node["_revision"] == 1
+            assert entries[1]["key"] == "LldpHostSwitchProfile"  # the manager's own entry is kept, not fought over
+        written = len(manager.writes)
+
         _forget_host_nodes(manager)  # the plan of a manager without them: a create each, and still no write
         planned = [(o["name"], o["action"]) for o in _plan_objects(cli.ok("plan", LAB, "--json")) if o["kind"] == "transport_node"]
         assert planned == [("nsxt-kvm-1", "create"), ("nsxt-kvm-2", "create")] and len(manager.writes) == written
@@ -189,13 +210,14 @@ def test_kvm_hosts_become_transport_nodes_through_the_cli(double, tmp_path):
         # a host that refuses root's password login: the manager cannot log in
         for node in NODES:
             _docker_sh(node, HARDEN)
-        lines = cli.fails("provision", LAB, "--set", RSA)
+        lines = cli.fails("provision", LAB, "--set", RSA, "--set", "kvm_uplink_profile=labctl-kvm-uplink",
+                          "--set", "kvm_uplink_profile_create=true")
         assert len(lines) == 1 and lines[0].endswith(f"Host node nsxt-kvm-1: Failed to log in to host {NET}.10 as root: "
                                                      "invalid user name or password"), lines
         for node in NODES:
             _docker_sh(node, UNHARDEN)
         cli.ok("provision", LAB)
-        _assert_registered(manager)
+        _assert_registered(manager, pool_end=230)  # the --set of tep_pool_end above stays in the lab's record
         _no_root_password_leak(cli, manager)
 
         cli.ok("down", LAB)
@@ -206,3 +228,114 @@ def test_kvm_hosts_become_transport_nodes_through_the_cli(double, tmp_path):
         assert not any(NSX_PASSWORD in text for text in cli.outputs)
     finally:
         cli.run("down", LAB, "--force")
+
+
+# -- without machines: the thumbprint recipe and the double's own registration rules ---------------------------
+
+def _module_utils():
+    sys.path.insert(0, str(ROOT / "ansible" / "collections"))
+    from ansible_collections.labctl.products.plugins.module_utils import labctl_nsxt_hosts
+
+    return labctl_nsxt_hosts
+
+
+def test_thumbprint_is_the_sha256_of_the_host_key_as_ssh_keygen_and_paramiko_see_it(tmp_path):
+    need_tools("ssh-keygen")
+    import paramiko
+
+    sys.path.insert(0, str(ROOT))
+    from tests.doubles.nsxt_hosts import host_thumbprint
+
+    key = tmp_path / "ssh_host_rsa_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "rsa", "-N", "", "-f", str(key)], check=True)
+    listed = subprocess.run(["ssh-keygen", "-l", "-E", "sha256", "-f", f"{key}.pub"], capture_output=True, text=True, check=True)
+    unpadded = listed.stdout.split()[1].removeprefix("SHA256:")
+    mine = _module_utils().thumbprint((tmp_path / "ssh_host_rsa_key.pub").read_text())
+    assert mine == unpadded + "=" and len(mine) == 44  # NSX-T's recipe ends in `| base64`: padded
+    assert mine == host_thumbprint(paramiko.RSAKey.from_private_key_file(str(key)))
+    with pytest.raises(ValueError, match="not an OpenSSH public key line"):
+        _module_utils().thumbprint("-----BEGIN OPENSSH PRIVATE KEY-----")
+
+
+@pytest.fixture
+def nsx():
+    need_shared()
+    sys.path.insert(0, str(ROOT))
+    from tests.doubles.nsxt import ApiError, Manager
+
+    manager = Manager("admin", NSX_PASSWORD, ssh_port=_closed_port())
+    auth = "Basic " + base64.b64encode(f"admin:{NSX_PASSWORD}".encode()).decode()
+
+    def call(method, path, body=None, query=None):
+        try:
+            return manager.handle(method, path, query or {}, body, auth)
+        except ApiError as err:
+            return err.status, err.body()
+
+    call.manager = manager
+    return call
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]  # closed again when this returns: nothing listens there
+
+
+def _setup(nsx) -> dict:
+    zone = nsx("POST", "/transport-zones", {"display_name": "tz-o", "transport_type": "OVERLAY", "host_switch_name": "nvds-o"})[1]
+    pool = nsx("POST", "/pools/ip-pools", {"display_name": "tep", "subnets": [
+        {"cidr": "192.0.2.0/24", "allocation_ranges": [{"start": "192.0.2.10", "end": "192.0.2.20"}]}]})[1]
+    teaming = {"policy": "FAILOVER_ORDER", "active_list": [{"uplink_name": "uplink-1", "uplink_type": "PNIC"}]}
+    profile = nsx("POST", "/host-switch-profiles", {"resource_type": "UplinkHostSwitchProfile", "display_name": "up",
+                                                    "teaming": teaming})[1]
+    return {"zone": zone, "pool": pool, "profile": profile}
+
+
+def _host_node(refs: dict, uplink: str = "uplink-1", profile: str | None = None, credential: dict | None = None) -> dict:
+    switch = {"host_switch_name": "nvds-o", "pnics": [{"device_name": "eth1", "uplink_name": uplink}],
+              "host_switch_profile_ids": [{"key": "UplinkHostSwitchProfile", "value": profile or refs["profile"]["id"]}],
+              "ip_assignment_spec": {"resource_type": "StaticIpPoolSpec", "ip_pool_id": refs["pool"]["id"]}}
+    info = {"resource_type": "HostNode", "os_type": "UBUNTUKVM", "ip_addresses": ["127.0.0.1"],
+            "host_credential": credential or {"username": "root", "password": "x" * 12, "thumbprint": "A" * 43 + "="}}
+    return {"display_name": "kvm", "node_deployment_info": info, "transport_zone_endpoints": [{"transport_zone_id": refs["zone"]["id"]}],
+            "host_switch_spec": {"resource_type": "StandardHostSwitchSpec", "host_switches": [switch]}}
+
+
+def test_double_checks_references_and_the_host_login_at_registration(nsx):
+    refs = _setup(nsx)
+    status, body = nsx("POST", "/transport-nodes", _host_node(refs, profile="no-such-profile"))
+    assert status == 404 and body["error_message"] == "Host switch profile no-such-profile does not exist"
+    status, body = nsx("POST", "/transport-nodes", _host_node(refs, uplink="uplink-9"))
+    assert status == 400 and "Uplink uplink-9 of pnic eth1 is not in the uplink profile" in body["error_message"]
+    status, body = nsx("POST", "/transport-nodes", _host_node(refs, credential={"username": "root", "password": "x" * 12}))
+    assert status == 400 and body["error_message"] == "Host node kvm: host_credential.thumbprint is required to register a KVM host"
+    bad_type = _host_node(refs)
+    bad_type["node_deployment_info"]["os_type"] = "DEBIANKVM"
+    status, body = nsx("POST", "/transport-nodes", bad_type)
+    assert status == 400 and "'DEBIANKVM' is not one of" in body["error_message"]
+    status, body = nsx("POST", "/transport-nodes", _host_node(refs))  # nothing listens: the manager cannot reach it
+    assert status == 400 and body["error_message"].startswith("Host node kvm: Failed to connect to host 127.0.0.1:")
+    assert [x["error"] is not None for x in nsx.manager.host_logins] == [True, True]
+    assert nsx("GET", "/transport-nodes")[1]["result_count"] == 2  # the edges only
+
+
+def test_double_keeps_what_a_transport_node_uses(nsx):
+    refs = _setup(nsx)
+    node = _host_node(refs)
+    del node["node_deployment_info"]["host_credential"]
+    nsx.manager._store("transport-nodes", node)  # a host registered earlier (its SSH login is tested above)
+    assert nsx("DELETE", f"/transport-zones/{refs['zone']['id']}")[0] == 400
+    assert nsx("DELETE", f"/pools/ip-pools/{refs['pool']['id']}")[0] == 400
+    assert nsx("DELETE", f"/host-switch-profiles/{refs['profile']['id']}")[0] == 400
+    names = [p["display_name"] for p in nsx("GET", "/host-switch-profiles")[1]["results"]]
+    everything = nsx("GET", "/host-switch-profiles", query={"include_system_owned": "true"})[1]["results"]
+    assert names == ["up"] and len(everything) == 3
+    default = next(p for p in everything if p["display_name"] == "nsx-default-uplink-hostswitch-profile")
+    assert nsx("DELETE", f"/host-switch-profiles/{default['id']}")[0] == 403
+    assert nsx("PUT", f"/host-switch-profiles/{default['id']}", dict(default, mtu=9000))[0] == 403
+    status, body = nsx("POST", "/pools/ip-pools", {"display_name": "p2", "subnets": [
+        {"cidr": "192.0.2.0/24", "allocation_ranges": [{"start": "198.51.100.1", "end": "198.51.100.9"}]}]})
+    assert status == 400 and "is not inside 192.0.2.0/24" in body["error_message"]

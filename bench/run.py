@@ -40,6 +40,7 @@ class Result:
     budget_s: float | None = None
     budget_mib: float | None = None
     baseline_of: str | None = None
+    fresh_home: bool = False  # each run with an empty LABCTL_HOME: no spec cache, as after an edit
 
     @property
     def median(self) -> float:
@@ -65,11 +66,13 @@ def run_once(argv: list[str], cwd: Path, env: dict, log: Path) -> tuple[float, i
 
 
 def measure(result: Result, runs: int, work: Path, env: dict) -> Result:
-    """Run result.argv once to warm up, then `runs` times, each in a fresh directory."""
+    """Run result.argv once to warm up, then `runs` times, each in a fresh directory ({OUT}), or
+    all in one directory ({KEPT}: the warm-up rendered it, the counted runs find it unchanged)."""
     for i in range(runs + 1):
         cwd = Path(tempfile.mkdtemp(dir=work))
-        argv = [a.replace("{OUT}", str(cwd / "out")) for a in result.argv]
-        seconds, rss, code = run_once(argv, cwd, env, cwd / "bench.log")
+        argv = [a.replace("{OUT}", str(cwd / "out")).replace("{KEPT}", str(work / "kept")) for a in result.argv]
+        run_env = {**env, "LABCTL_HOME": str(cwd / "home")} if result.fresh_home else env
+        seconds, rss, code = run_once(argv, cwd, run_env, cwd / "bench.log")
         if code != 0:
             result.error = f"exit {code}: {_tail(cwd / 'bench.log')}"
             return result
@@ -97,6 +100,8 @@ def plan(labctl: str, netlab: str | None, specs: dict[str, Path]) -> list[Result
     """The measurements, labctl's first; baselines name the labctl line they compare with."""
     todo = [
         Result("render-5", [labctl, "render", "openshift", "-o", "{OUT}"], budget_s=0.15),
+        Result("render-5 unchanged", [labctl, "render", "openshift", "-o", "{KEPT}"]),
+        Result("render-5 uncached", [labctl, "render", "openshift", "-o", "{OUT}"], fresh_home=True),
         Result("render-50", [labctl, "render", str(specs["spec50"]), "-o", "{OUT}"], budget_s=0.25, budget_mib=60),
         Result("render-200", [labctl, "render", str(specs["spec200"]), "-o", "{OUT}"], budget_s=0.8),
         Result("help", [labctl, "--help"], budget_s=0.12),

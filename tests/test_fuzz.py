@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,7 @@ from hypothesis import strategies as st
 
 from labctl.errors import LabctlError, SpecError, UsageError
 from labctl.render import render_lab
+from labctl.spec import view
 from labctl.spec.load import load_lab
 from labctl.spec.model import PROVIDERS
 
@@ -126,6 +128,8 @@ def render_twice(workdir: Path, lab) -> None:
     second = render_lab(lab, out)
     assert second.changed == ()
     assert _snapshot(out) == before
+    from_view = render_lab(replace(lab, spec=view.of(lab.spec)), out)  # what `labctl render` reads from the cache
+    assert from_view.changed == () and _snapshot(out) == before
     if not lab.spec.secrets:  # without generated secrets a fresh directory gets the same bytes
         again = workdir / f"out-{next(_counter)}"
         render_lab(lab, again)

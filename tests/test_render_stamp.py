@@ -1,6 +1,7 @@
-"""`labctl render` of an unchanged lab is answered from its stamp, and every changed input is noticed.
+"""`labctl render` of an unchanged lab is answered from its stamp, and every changed input is noticed;
+a spec the cache has seen renders from its view, with the bytes the model renders.
 
-Tool-free: each render is a real `labctl` process, so whether pydantic was imported (the full render)
+Tool-free: each render is a real `labctl` process, so whether the templates were loaded (a render)
 or not (the stamp answered) is observed in the process itself, not inferred from timings.
 """
 
@@ -31,7 +32,7 @@ secrets:
   admin: {{kind: password}}
 """
 PROBE = ("import atexit, sys\n"
-         "atexit.register(lambda: print('FULL' if 'pydantic' in sys.modules else 'STAMP', file=sys.stderr))\n"
+         "atexit.register(lambda: print('FULL' if 'jinja2' in sys.modules else 'STAMP', file=sys.stderr))\n"
          "from labctl.cli import main\n"
          "main(sys.argv[1:])\n")
 
@@ -145,3 +146,35 @@ def test_a_changed_template_renders_again(lab, tmp_path, monkeypatch):
         assert _render(spec, outdir)[0] == "FULL"
     finally:
         os.utime(module, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("ref,sets", [("smoke", ()), ("openshift", ()), ("openshift", ("release=3.7",)), ("openshift-small", ()),
+                                      ("avi", ()), ("nsxt", ())])
+def test_the_render_view_renders_what_the_model_renders(tmp_path, ref, sets):
+    """A spec the cache has seen is rendered from its view (no pydantic): the same bytes as from the model."""
+    from labctl.render import render_lab
+    from labctl.spec import view
+    from labctl.spec.load import merge_layers, validated
+
+    env = {"LABCTL_NSX_PASSWORD": "not-a-real-password"} if ref == "nsxt" else {}
+    os.environ.update(env)
+    try:
+        full = validated(merge_layers(ref, sets=sets))
+        first = render_lab(full, tmp_path)
+        assert first.changed
+        cached = validated(merge_layers(ref, sets=sets), for_render=True)
+        assert isinstance(cached.spec, view.Fields) and not isinstance(full.spec, view.Fields)
+        assert render_lab(cached, tmp_path).changed == ()
+    finally:
+        for name in env:
+            os.environ.pop(name)
+
+
+def test_a_spec_the_cache_has_seen_renders_into_a_new_directory_without_pydantic(lab, tmp_path):
+    spec, _ = lab
+    probe = PROBE.replace("'FULL' if 'jinja2' in sys.modules else 'STAMP'", "'MODEL' if 'pydantic' in sys.modules else 'VIEW'")
+    proc = subprocess.run([sys.executable, "-c", probe, "render", str(spec), "-o", str(tmp_path / "fresh")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "VIEW"
+    assert proc.stdout.startswith("stamped: 5 of 5 files written")

@@ -74,7 +74,7 @@ def render_cmd(lab: str, provider: str | None, sets: tuple[str, ...], outdir: Pa
     else:
         from labctl.render import default_dir, render_lab
 
-        resolved = validated(merged)
+        resolved = validated(merged, for_render=True)
         result = render_lab(resolved, outdir or default_dir(resolved))
         name, directory, files, changed = resolved.name, result.directory, result.files, result.changed
     if as_json:

@@ -67,6 +67,7 @@ def _create(run: Run) -> None:
     states = provider.status(run.lab, run.labdir)
     running = all(s in ("running", "external") for s in states.values())
     if not running:
+        provision.forget_facts(run.labdir)
         provider.up(run.lab, run.labdir, run.progress)
     _record_nodes(run, provider, reuse=running)
 

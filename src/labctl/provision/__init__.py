@@ -17,6 +17,7 @@ from labctl.spec.model import PhaseSpec
 from labctl.spec.when import holds
 
 COMMON = PhaseSpec.model_construct(name="common", playbook="common.yml")  # no validation at import
+FACTS = Path(".labctl") / "facts"  # the fact cache the lab's ansible.cfg names
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,20 @@ def run(lab: Lab, labdir: Path, phase: PhaseSpec, progress, *, check: bool = Fal
     """Run one phase (in check mode with diff when `check`); raise PhaseFailed when it fails."""
     import ansible_runner
 
+    from labctl import runtimes
+
     counts = Counts()
     rundir = rundir or labdir / ".labctl" / "runs" / phase.name
     rundir.mkdir(parents=True, exist_ok=True)
+    runtime = runtimes.ensure(runtimes.for_phase(lab, phase))  # `up` built it in preflight already
+    runtimes.record_use(labdir, phase.name, runtime)
     result = None
     for playbook in playbooks(lab, phase):
         with _interruptible() as interrupted, _without_secret_env(lab):
             result = ansible_runner.run(
                 private_data_dir=str(rundir), playbook=str(playbook), inventory=str(labdir / "inventory"),
-                envvars={**_env(lab, labdir, phase), **_content_paths()}, extravars=_extravars(lab, labdir, phase),
+                envvars={**_env(lab, labdir, runtime), **_content_paths()}, extravars=_extravars(lab, labdir, phase),
+                fact_cache=None if check else str(fact_cache(labdir, runtime)),
                 quiet=True, rotate_artifacts=5, cmdline="--check --diff" if check else None,
                 suppress_env_files=True,  # env/extravars, env/cmdline would stick to later runs in this directory
                 limit=None if phase.hosts in ("all", "localhost") else phase.hosts, cancel_callback=interrupted,
@@ -116,13 +122,26 @@ def _interruptible():
         raise KeyboardInterrupt
 
 
-def _env(lab: Lab, labdir: Path, phase: PhaseSpec) -> dict[str, str]:
+def fact_cache(labdir: Path, runtime) -> Path:
+    """The lab's fact cache, kept between runs as its ansible.cfg says (ansible-runner would start an
+    empty one per run, and every run would discover each host's Python again: seconds of SSH).
+    Runtimes other than labctl's own keep theirs apart: facts differ between Ansible versions."""
+    return labdir / FACTS if runtime.own else labdir / ".labctl" / f"facts-{runtime.name}"
+
+
+def forget_facts(labdir: Path) -> None:
+    """New machines: what was cached of the old ones (interpreters, addresses) no longer holds."""
+    import shutil
+
+    for path in (labdir / ".labctl").glob("facts*"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _env(lab: Lab, labdir: Path, runtime) -> dict[str, str]:
     """The environment of a phase's Ansible run: its runtime's tools first on PATH, and what that
     runtime needs (event callback, strategy); see labctl.runtimes."""
     from labctl import runtimes
 
-    runtime = runtimes.ensure(runtimes.for_phase(lab, phase))  # `up` built it in preflight already
-    runtimes.record_use(labdir, phase.name, runtime)
     return {
         "ANSIBLE_CONFIG": str(labdir / "ansible.cfg"),
         "ANSIBLE_ROLES_PATH": str(paths.ansible_dir() / "roles"),

@@ -6,11 +6,12 @@ import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from labctl.spec.model import LabSpec, NodeSpec
+if TYPE_CHECKING:  # the model is imported where a spec is resolved: a cached Lab unpickles without it
+    from labctl.spec.model import LabSpec, NodeSpec
 
-NODE_FALLBACK = NodeSpec.model_construct(box="labctl/debian12", image="labctl/debian12:latest", cpus=1, memory=1024)
+NODE_FALLBACK = {"box": "labctl/debian12", "image": "labctl/debian12:latest", "cpus": 1, "memory": 1024}
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ class Lab:
 
 def resolve(spec: LabSpec, source: str, dump: Mapping[str, Any] | None = None) -> Lab:
     """The typed lab of a validated spec; `dump` is the spec as JSON data (made here when not given)."""
+    from labctl.spec.model import NodeSpec
+
     networks = tuple(Network(name, net.cidr) for name, net in spec.networks.items())
-    base = _layer_node(NODE_FALLBACK, spec.defaults)
+    base = _layer_node(NodeSpec.model_construct(**NODE_FALLBACK), spec.defaults)
     nodes = [(name, _layer_node(base, node or NodeSpec.model_construct())) for name, node in spec.nodes.items()]
     addresses = assign_addresses(spec, nodes)
     built = tuple(_node(name, settings, addresses[name]) for name, settings in nodes)
@@ -89,7 +92,7 @@ def resolve(spec: LabSpec, source: str, dump: Mapping[str, Any] | None = None) -
 
 def _fields(node: NodeSpec, exclude_none: bool = False) -> dict[str, Any]:
     """A node's settings without pydantic's serializer (which costs its schema build)."""
-    values = {name: getattr(node, name, None) for name in NodeSpec.model_fields}
+    values = {name: getattr(node, name, None) for name in type(node).model_fields}
     return {k: v for k, v in values.items() if v is not None} if exclude_none else values
 
 
@@ -101,7 +104,7 @@ def _layer_node(base: NodeSpec, over: NodeSpec) -> NodeSpec:
         elif key in ("vars", "networks"):
             value = {**(merged[key] or {}), **value}
         merged[key] = value
-    return NodeSpec.model_construct(**merged)
+    return type(base).model_construct(**merged)
 
 
 def _node(name: str, s: NodeSpec, addresses: dict[str, str]) -> Node:

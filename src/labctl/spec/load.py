@@ -73,11 +73,15 @@ class Merged:
         return str(self.path.resolve()), self.provider, self.sets
 
 
-def validated(merged: Merged) -> Lab:
-    """The resolved lab of merged layers (from the spec cache when it has seen them)."""
+def validated(merged: Merged, *, for_render: bool = False) -> Lab:
+    """The resolved lab of merged layers (from the spec cache when it has seen them).
+
+    `for_render`: a lab whose spec may be a labctl.spec.view, enough to render and cheaper to load."""
     from labctl.spec.lab import Request
 
-    lab = _validate(merged.layer, merged.source, merged.declared, merged.digest)
+    lab = cache.load_view(merged.digest) if for_render and merged.digest else None
+    if lab is None:
+        lab = _validate(merged.layer, merged.source, merged.declared, merged.digest)
     return replace(lab, request=Request(*merged.request), digest=merged.digest)
 
 
@@ -266,5 +270,6 @@ def _validate(layer: Layer, source: str, declared: dict[str, str], digest: str |
     lab = resolve(spec, source)
     if digest:
         cache.save(digest, spec, lab.dump)
+        cache.save_view(digest, lab)
     return lab
 

@@ -57,6 +57,16 @@ def test_status_json(smoke_up):
     assert report["phases"] == [{"name": "common", "status": "done"}, {"name": "smoke", "status": "done"}]
 
 
+def test_phases_share_the_labs_fact_cache(smoke_up):
+    """ansible-runner would give every run an empty cache: each phase would discover each host's Python again."""
+    facts = smoke_dir() / ".labctl" / "facts"
+    cached = json.loads(json.loads((facts / "s1_smoke-1").read_text())["__payload__"])
+    assert cached["discovered_interpreter_python"].startswith("/usr/bin/python3")
+    runs = sorted((smoke_dir() / ".labctl" / "runs" / "smoke" / "artifacts").glob("*/command"))
+    env = json.loads(runs[-1].read_text())["env"]
+    assert env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] == str(facts)
+
+
 def test_reup_skips_done_phases(smoke_up):
     again = labctl("up", "smoke")
     assert again.returncode == 0, again.stderr[-2000:]
@@ -292,6 +302,9 @@ def test_recreated_machine_is_provisioned_again(tmp_path):
     try:
         assert labctl("up", "smoke").returncode == 0
         subprocess.run(["vagrant", "destroy", "-f", "smoke-2"], cwd=smoke_dir(), capture_output=True, check=True)
+        stale = smoke_dir() / ".labctl" / "facts" / "s1_smoke-2"
+        assert stale.is_file()
+        stale.write_text('{"__payload__": "{\\"discovered_interpreter_python\\": \\"/nonexistent/python\\"}"}')
         again = labctl("up", "smoke")
         assert again.returncode == 0, again.stderr[-2000:]
         assert "done already" not in again.stderr

@@ -55,9 +55,11 @@ def build(runtime: Runtime, progress=lambda _msg: None) -> Runtime:
 
 
 def _say_stale(runtime: Runtime, progress) -> None:
-    """A runtime built with other requirements (before its line got mitogen) is rebuilt: say why."""
+    """A runtime built with other requirements (before its line got mitogen) is rebuilt: refuse at
+    once while a phase uses it, else say why it is rebuilt."""
     old = runtime.built_with()
     if old is not None:
+        store.replace(runtime.name, None)
         gained = [r for r in runtime.release.requirements if r not in old]
         lost = [r for r in old if r not in runtime.release.requirements]
         change = ", ".join([*(f"+{r}" for r in gained), *(f"-{r}" for r in lost)])

@@ -96,7 +96,8 @@ def own() -> Runtime:
 
 
 def installed() -> list[str]:
-    """Names of the runtimes present (ready ones: those with a manifest)."""
+    """Names of the runtimes built here (those with a manifest; Runtime.ready says whether one is
+    still what labctl's catalog asks for)."""
     if not root().is_dir():
         return []
     return sorted(p.name for p in root().iterdir() if not p.name.startswith(".") and (p / MANIFEST).is_file())
@@ -136,13 +137,15 @@ def remove(name: str) -> None:
                       "wait for the phase to end, then run `labctl runtime rm` again") from None
 
 
-def replace(name: str, new: Path) -> None:
-    """Put the complete runtime `new` in place of the stale one named `name`; refuse while a
-    running phase uses the stale one (its use lock is held). The caller holds the build lock."""
-    target = root() / name
+def replace(name: str, new: Path | None) -> None:
+    """Put the complete runtime `new` in place of the stale one named `name`, or only check that
+    this is possible now (`new` None: before a rebuild starts); refuse while a running phase uses
+    the stale one (its use lock is held). The caller holds the build lock."""
+    target, trash = root() / name, root() / f".trash-{name}-{os.getpid()}"
     try:
         with flock(lock_path(name, "use"), fcntl.LOCK_EX | fcntl.LOCK_NB):
-            trash = root() / f".trash-{name}-{os.getpid()}"
+            if new is None:
+                return
             os.rename(target, trash)
             os.rename(new, target)
     except BlockingIOError:

@@ -70,7 +70,7 @@ import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.labctl.products.plugins.module_utils.labctl_nsxt import API, Nsx, matches as _is, nsx_argument_spec, session
+from ansible_collections.labctl.products.plugins.module_utils.labctl_nsxt import API, Nsx, matches, nsx_argument_spec, session
 from ansible_collections.labctl.products.plugins.module_utils.labctl_rest import (
     ObjectLog, RestError, diff_fields, fail, flatten_fields, merge,
 )
@@ -215,8 +215,8 @@ class Design:
         port0 = self.nsx.ensure("tier0_link_port", "logical-router-ports", name0, {
             "resource_type": "LogicalRouterLinkPortOnTIER0", "logical_router_id": t0["id"]}, match={"logical_router_id": t0["id"]})
         mine = {"resource_type": "LogicalRouterLinkPortOnTIER1", "logical_router_id": t1["id"]}
-        linked = self.nsx.select("logical-router-ports", lambda p: _is(p, mine) and _target(p) == port0["id"])
-        other = self.nsx.select("logical-router-ports", lambda p: _is(p, mine) and _target(p) != port0["id"])
+        linked = self.nsx.select("logical-router-ports", lambda p: matches(p, mine) and _target(p) == port0["id"])
+        other = self.nsx.select("logical-router-ports", lambda p: matches(p, mine) and _target(p) != port0["id"])
         name1 = "%s-to-%s" % (t1["display_name"], t0["display_name"])
         if other and not linked:
             raise ValueError("tier1_link_port %s: %s is linked to another Tier-0 port (%s): unlink it first"

@@ -115,6 +115,16 @@ def _forget_host_nodes(manager) -> None:
             del manager.objects["transport-nodes"][oid]
 
 
+def _fresh(manager) -> None:
+    """The double as it starts (edges, the manager's own profiles), on the same port."""
+    from tests.doubles.nsxt import Manager
+
+    with manager.lock:
+        fresh = Manager(manager.user, manager.password, manager.schema)
+        fresh.lock = manager.lock
+        manager.__dict__.update(fresh.__dict__)
+
+
 def _assert_registered(manager, pool_end: int = 220) -> None:
     nodes = _host_nodes(manager)
     assert sorted(nodes) == NODES
@@ -174,6 +184,15 @@ def test_kvm_hosts_become_transport_nodes_through_the_cli(double, tmp_path):
         ours = [(o["kind"], o["name"], o["action"]) for o in objects if o["kind"] in ("transport_node", "ip_pool", "uplink_profile")]
         assert ours == [("uplink_profile", "labctl-kvm-uplink", "unchanged"), ("ip_pool", "tep-pool", "unchanged"),
                         ("transport_node", "nsxt-kvm-1", "unchanged"), ("transport_node", "nsxt-kvm-2", "unchanged")]
+
+        _fresh(manager)  # a manager without anything of the lab: the plan lists every object as a create, writes nothing
+        objects = _plan_objects(cli.ok("plan", LAB, "--json"))
+        assert manager.writes == [] and {o["action"] for o in objects} == {"create"}
+        assert [(o["kind"], o["name"]) for o in objects][-4:] == [
+            ("uplink_profile", "labctl-kvm-uplink"), ("ip_pool", "tep-pool"), ("transport_node", "nsxt-kvm-1"), ("transport_node", "nsxt-kvm-2")]
+        cli.ok("provision", LAB)
+        _assert_registered(manager)
+        written = len(manager.writes)
 
         # one changed setting updates only that object, and a 412 in between is re-read and retried
         manager.inject.append({"method": "PUT", "match": "/pools/ip-pools/"})

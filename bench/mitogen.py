@@ -1,7 +1,7 @@
 """The smoke playbook under the old runtimes (ansible 2.4.6.0, 2.7.18, 2.9.27 with mitogen 0.2.x),
 strategy mitogen_linear against linear, on the same Docker machines in the same run (run by hand).
 
-Usage: python bench/mitogen.py [--runs N] [--keep] [--json]
+Usage: python bench/mitogen.py [--runs N] [--ansible 2.4.6.0,2.7.18,2.9.27] [--keep] [--json]
 
 A lab of its own, `mitog-bench` on 192.168.223.0/24: three Debian bullseye machines with only
 Python 2.7 (the image tests/test_runtimes_integration.py builds, labctl-test/bullseye-py27) and
@@ -32,8 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 IMAGE = "labctl-test/bullseye-py27:latest"
-RUNTIMES = (("2.4.6.0", "smoke-24.yml", ("py27",)), ("2.7.18", "smoke-short.yml", ("py27",)),
-            ("2.9.27", "smoke-short.yml", ("py27", "deb12")))
+DEFAULT_LINES = "2.4.6.0,2.7.18,2.9.27"  # the lines the openshift lab runs
 STRATEGIES = ("mitogen_linear", "linear")
 PROBE_TASK = """\
     - name: Look for the mitogen context process
@@ -75,10 +74,10 @@ def main() -> int:
     home = Path(tempfile.mkdtemp(prefix="labctl-bench-mitogen-"))
     os.environ["LABCTL_HOME"] = str(home)
     labdir = home / "lab"
-    specs = _write_specs(home)
+    specs = _write_specs(home, _runtimes(args.ansible))
     try:
         _labctl("up", str(specs["mitogen_linear"]), "-d", str(labdir))
-        rows = _measure(specs, labdir, args.runs)
+        rows = _measure(specs, labdir, args.runs, _runtimes(args.ansible))
     except KeyboardInterrupt:
         return 130
     except subprocess.CalledProcessError as exc:
@@ -94,6 +93,7 @@ def main() -> int:
 def _options():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--ansible", default=DEFAULT_LINES, help=f"comma-separated versions (default {DEFAULT_LINES})")
     parser.add_argument("--keep", action="store_true", help="leave the lab up")
     parser.add_argument("--json", action="store_true")
     return parser.parse_args()
@@ -103,18 +103,29 @@ def _labctl(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "labctl", *args], capture_output=True, text=True, check=check)
 
 
+def _runtimes(versions: str) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(version, playbook, targets): 2.3 and 2.4 know only `createhome`; 2.8 and later also get
+    the Python 3.11 machines (2.4 to 2.7 cannot drive Python 3.11 at all)."""
+    out = []
+    for version in versions.split(","):
+        minor = tuple(int(p) for p in version.split(".")[:2])
+        playbook = "smoke-24.yml" if minor < (2, 5) else "smoke-short.yml"
+        out.append((version, playbook, ("py27", "deb12") if minor >= (2, 8) else ("py27",)))
+    return out
+
+
 def _phase_name(version: str, target: str) -> str:
     return f"b{version.replace('.', '')[:2]}-{target}"
 
 
-def _write_specs(home: Path) -> dict[str, Path]:
+def _write_specs(home: Path, lines) -> dict[str, Path]:
     """smoke.yml for the old lines (a probe task first), and one spec per strategy."""
     smoke = (ROOT / "ansible" / "smoke.yml").read_text()
     smoke = smoke.replace("  tasks:\n", "  tasks:\n" + PROBE_TASK, 1).replace("ansible.builtin.", "")
     (home / "smoke-short.yml").write_text(smoke)
     (home / "smoke-24.yml").write_text(smoke.replace("create_home:", "createhome:"))
     phases = "".join(f'  - {{name: {_phase_name(v, t)}, playbook: {pb}, hosts: {t}, runtime: {{ansible: "=={v}"}}}}\n'
-                     for v, pb, targets in RUNTIMES for t in targets)
+                     for v, pb, targets in lines for t in targets)
     specs = {}
     for strategy in STRATEGIES:
         specs[strategy] = home / f"mitog-bench-{strategy}.yaml"
@@ -122,12 +133,12 @@ def _write_specs(home: Path) -> dict[str, Path]:
     return specs
 
 
-def _measure(specs: dict[str, Path], labdir: Path, runs: int) -> list[dict]:
+def _measure(specs: dict[str, Path], labdir: Path, runs: int, lines) -> list[dict]:
     from labctl.spec import load_lab
 
     labs = {s: load_lab(str(p))[0] for s, p in specs.items()}
     rows = []
-    for version, _, targets in RUNTIMES:
+    for version, _, targets in lines:
         for target in targets:
             name = _phase_name(version, target)
             rows += _measure_phase(labs, labdir, name, runs, target)

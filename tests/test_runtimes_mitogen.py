@@ -158,3 +158,27 @@ def test_a_runtime_built_before_its_line_got_mitogen_is_rebuilt_with_it(monkeypa
     assert any(f"built with other requirements (+{catalog.MITOGEN_02}): rebuilding" in m for m in said)
     assert current.ready and current.mitogen_strategies() is not None
     assert store.installed() == [current.name] and not list((tmp_path / "runtimes").glob(".*-ansible*"))
+
+
+@pytest.mark.parametrize(("spec", "python"), [("==2.4.6.0", "3.6"), ("==2.7.18", "3.7"), ("==2.9.27", "3.9")])
+def test_a_localhost_phase_runs_with_mitogen_under_old_runtimes(monkeypatch, tmp_path, spec, python):
+    """openshift's preflight phases run on the control host under 2.7 and 2.9: mitogen's local connection."""
+    import ansible_runner
+
+    from labctl import runtimes
+
+    monkeypatch.setenv("LABCTL_RUNTIMES_DIR", str(_runtimes_dir()))
+    _need_python(python)
+    runtime = runtimes.ensure(picker.resolve(catalog.match(spec), [python]))
+    (tmp_path / "pb.yml").write_text(PROBE.replace("hosts: all", "hosts: localhost").replace("/tmp/labctl-mitogen-", str(tmp_path / "f-")))
+    (tmp_path / "hosts").write_text(f"localhost ansible_connection=local ansible_python_interpreter={runtime.path}/bin/python\n")
+    (tmp_path / "ansible.cfg").write_text("[defaults]\nstrategy = mitogen_linear\n")
+    env = {**runtimes.env_for(runtime, "mitogen_linear"), "ANSIBLE_CONFIG": str(tmp_path / "ansible.cfg")}
+    events: list[dict] = []
+    result = ansible_runner.run(private_data_dir=str(tmp_path), playbook=str(tmp_path / "pb.yml"), inventory=str(tmp_path / "hosts"),
+                                envvars=env, quiet=True, event_handler=lambda e: events.append(e) or True)
+    assert (result.rc, result.status) == (0, "successful")
+    probe = next(e["event_data"]["res"] for e in events if e["event"] == "runner_on_ok"
+                 and e["event_data"]["task"] == "Look for the mitogen context process")
+    assert any(line.startswith("mitogen:") for line in probe["stdout_lines"]), probe
+    assert (tmp_path / f"f-{runtime.ansible}.txt").read_text() == "localhost\n"

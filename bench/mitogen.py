@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,6 +87,7 @@ def main() -> int:
     finally:
         if not args.keep:
             _labctl("down", str(specs["mitogen_linear"]), "-d", str(labdir), "--force", check=False)
+            shutil.rmtree(home, ignore_errors=True)
     _report(rows, args)
     return 0 if all(r["works"] for r in rows) else 1
 

@@ -184,7 +184,7 @@ def test_pip_settings_for_old_pythons_drop_local_wheels_keep_certificates(monkey
 
 def test_requirements_carry_the_pins_of_old_lines():
     runtime = picker.resolve(catalog.match(">=2.4,<2.5"), ["3.6"])
-    assert builder.requirements(runtime) == ["ansible==2.4.6.0", *catalog.OLD_PINS]
+    assert builder.requirements(runtime) == ["ansible==2.4.6.0", *catalog.OLD_PINS, catalog.MITOGEN_02]
 
 
 def test_phase_environment_per_runtime():

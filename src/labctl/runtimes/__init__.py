@@ -119,7 +119,8 @@ def doctor_rows(lab) -> list[tuple[str, str, str]]:
             where = "labctl's own environment" if runtime.own else str(runtime.path)
             out.append((check, "ok", f"{where}; {phases}"))
         elif runtime.interpreter is not None:
-            out.append((check, "warn", f"not built yet (`labctl up` builds it, or `labctl runtime build {lab.name}`); {phases}"))
+            state = "built with other requirements than labctl installs now" if runtime.built_with() is not None else "not built yet"
+            out.append((check, "warn", f"{state} (`labctl up` builds it, or `labctl runtime build {lab.name}`); {phases}"))
         else:
             out.append((check, "fail", finder.missing(list(runtime.wanted), "it").render()))
     return out

@@ -53,8 +53,8 @@ def test_layers_in_order_with_origins(tmp_path):
     assert table["params.domain"] == ("from-env.test", "env LABCTL_PARAM_DOMAIN")
     assert table["provider"] == ("libvirt", "env LABCTL_PROVIDER")
     assert table["nodes.origin-etcd.cpus"] == (3, "--set nodes.origin-etcd.cpus")
-    assert table["nodes.origin-etcd.memory"] == (2048, "labs/openshift.yaml:13:3")
-    assert table["nodes.origin-master.memory"] == (4096, "labs/openshift.yaml:21:5")
+    assert table["nodes.origin-etcd.memory"] == (2048, "labs/openshift.yaml:18:3")
+    assert table["nodes.origin-master.memory"] == (4096, "labs/openshift.yaml:26:5")
     assert table["nodes.origin-etcd.synced_folder"] == (False, "built-in default")
 
 

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
 MAX_EXTENDS = 8
+USER_CONFIG_KEYS = ("defaults", "provider", "providers", "params", "ansible", "runtimes")
 
 
 def builtin_labs() -> list[str]:
@@ -179,8 +180,6 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
 def _user_layer(path: Path) -> Layer:
     if not path.is_file():
         return Layer({}, {})
-    from labctl.spec.model import USER_CONFIG_KEYS
-
     layer = _read(path)
     bad = [k for k in layer.data if k not in USER_CONFIG_KEYS]
     if bad:

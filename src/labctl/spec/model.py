@@ -243,9 +243,6 @@ class RuntimesConfig(_Strict):
     pythons: dict[str, str] = Field({}, description="Python version -> interpreter path, e.g. {'3.6': /opt/py36/bin/python}")
 
 
-USER_CONFIG_KEYS = ("defaults", "provider", "providers", "params", "ansible", "runtimes")
-
-
 def json_schema() -> dict:
     """The JSON Schema editors use to check specs (`labctl schema`)."""
     schema = LabSpec.model_json_schema()

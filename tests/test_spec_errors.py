@@ -85,3 +85,13 @@ def test_emulated_libvirt_refuses_host_passthrough():
     ]
     lab, _ = load_lab("smoke", sets=["providers.libvirt.driver=qemu", "providers.libvirt.cpu_mode=host-model"])
     assert lab.spec.providers.libvirt.cpu_mode == "host-model"
+
+
+def test_a_node_and_a_group_of_one_name_are_refused(tmp_path):
+    """ansible-inventory keeps the group and drops the host ("Found both group and host with same name")."""
+    spec = tmp_path / "clash.yaml"
+    spec.write_text("name: clash\nnodes:\n  web: {groups: [web]}\n  db: {}\n")
+    with pytest.raises(SpecError) as info:
+        load_lab(str(spec))
+    assert [p.split(": ", 1)[1] for p in info.value.problems] == [
+        "nodes.web.groups: 'web' names a node and a group: Ansible drops the host (rename one of them)"]

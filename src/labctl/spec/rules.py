@@ -70,6 +70,8 @@ def _groups(data: dict, nodes: dict) -> Iterator[Problem]:
     for name in sorted(known):
         if not GROUP_NAME.match(name) or name in ("all", "ungrouped"):
             yield _group_path(data, nodes, name), f"'{name}' is not a usable Ansible group name (letters, digits, '_'; not all/ungrouped)"
+        elif name in nodes:
+            yield _group_path(data, nodes, name), f"'{name}' names a node and a group: Ansible drops the host (rename one of them)"
     for name, group in groups.items():
         group = _dict(group)
         for i, host in enumerate(_list(group.get("hosts"))):

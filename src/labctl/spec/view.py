@@ -3,8 +3,9 @@
 Rendering reads a spec's fields and nothing else, so a render needs neither pydantic nor the
 model: the spec cache keeps, beside the validated model, this view of it (every model becomes a
 `Fields`, dicts and lists stay dicts and lists), and unpickling it imports only this module.
-Everything else (up, verify, plan) works on the model itself. tests/test_render_stamp.py renders
-every built-in lab and generated specs both ways and compares the bytes.
+Everything else (up, verify, plan) works on the model itself. Every built-in lab
+(tests/test_render_stamp.py) and every generated valid spec (tests/test_fuzz.py) is rendered both
+ways, and the view's render must write nothing over the model's.
 """
 
 from __future__ import annotations

@@ -784,6 +784,7 @@ def test_valid_specs_load_render_and_round_trip_through_ansible_inventory(workdi
     spec, expected, group_vars = case
     lab, _ = load_lab(str(_write(workdir, _dump(spec))))
     labdir = render_lab(lab, workdir / "valid").directory
+    assert render_lab(replace(lab, spec=view.of(lab.spec)), labdir).changed == ()  # `labctl render`'s cached view
     hostvars = _hostvars(labdir)
     assert set(hostvars) == set(expected)
     for host, (member, own) in expected.items():

@@ -28,14 +28,10 @@ pytestmark = pytest.mark.integration
 def double():
     need_shared()
     sys.path.insert(0, str(ROOT))
-    from tests.doubles.nsxt import serve
+    from tests.doubles.nsxt import running
 
-    server, port, cafile, manager = serve("admin", PASSWORD)
-    try:
+    with running("admin", PASSWORD) as (manager, port, cafile):
         yield manager, port, cafile
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 class Lab:

@@ -41,14 +41,10 @@ UNHARDEN = r"sed -i '/^Match User root$/{N;/PasswordAuthentication no/d}' /etc/s
 def double():
     need_shared()
     sys.path.insert(0, str(ROOT))
-    from tests.doubles.nsxt import serve
+    from tests.doubles.nsxt import running
 
-    server, port, cafile, manager = serve("admin", NSX_PASSWORD)
-    try:
+    with running("admin", NSX_PASSWORD) as (manager, port, cafile):
         yield manager, port
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _spec(directory: Path) -> Path:

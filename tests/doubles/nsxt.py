@@ -42,6 +42,7 @@ import sys
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 from tests.doubles.nsxt_hosts import HOST_COLLECTIONS, HOST_QUERY, Hosts
@@ -325,6 +326,17 @@ def serve(user: str, password: str, port: int = 0, directory: Path | None = None
     handler = type("NsxtHandler", (Handler,), {"manager": manager})
     server, port, cafile = serve_https(handler, port, directory)
     return server, port, cafile, manager
+
+
+@contextmanager
+def running(user: str, password: str):
+    """The double for one test: (manager, port, cafile), shut down afterwards."""
+    server, port, cafile, manager = serve(user, password)
+    try:
+        yield manager, port, cafile
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def main(argv: list[str] | None = None) -> int:

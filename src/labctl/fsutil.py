@@ -1,4 +1,8 @@
-"""Atomic file writes: a temp file in the same directory, fsync, then rename."""
+"""Atomic file writes: a temp file in the same directory, fsync, then rename.
+
+Files labctl can make again and checks before trusting (a render's outputs, caches) skip the fsync
+(`durable=False`): a crash can then lose or empty them, never leave them half-written, and the next
+render notices by their digests. State, secrets and records of what a user asked for stay durable."""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import tempfile
 from pathlib import Path
 
 
-def write_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> bool:
+def write_atomic(path: Path, content: str | bytes, mode: int = 0o644, *, durable: bool = True) -> bool:
     """Write `content` to `path` atomically; return False when it was already identical."""
     data = content.encode() if isinstance(content, str) else content
     try:
@@ -21,8 +25,9 @@ def write_atomic(path: Path, content: str | bytes, mode: int = 0o644) -> bool:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

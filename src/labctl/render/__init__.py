@@ -43,7 +43,7 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
     if lab.provider != "ssh":
         files[Path("Vagrantfile")] = (_vagrantfile(lab), 0o644)
     _drop_stale_inventory(outdir / "inventory", keep=_inventory_path(lab).name)
-    changed = [rel for rel, (text, mode) in files.items() if write_atomic(outdir / rel, text, mode)]
+    changed = [rel for rel, (text, mode) in files.items() if write_atomic(outdir / rel, text, mode, durable=rel == LAB_RECORD)]
     stamp.save(outdir, stamp_key(lab, outdir), files)
     return Rendered(outdir, tuple(sorted(files)), tuple(sorted(changed)))
 

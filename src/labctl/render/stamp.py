@@ -2,9 +2,9 @@
 
 After every render, DIR/.labctl/render.json keeps a key of the render's inputs and each written file's
 digest and mode. `labctl render` of a lab whose key still matches, with every file as written, is
-answered from the stamp: it reads and merges the spec's layers but imports neither pydantic nor the
-templates, which are most of a render's cost. Anything else does the full render, which rewrites
-the stamp.
+answered from the stamp: it takes the spec's merged layers (remembered by labctl.spec.merged when its
+files are unchanged) and imports neither YAML, pydantic nor the templates, which are most of a
+render's cost. Anything else does the full render, which rewrites the stamp.
 
 The key covers the validated spec's cache key (the merged layers, labctl's version, the spec modules),
 the request (spec path, provider, `--set`s), the renderer's modules and templates, and what a render
@@ -46,7 +46,7 @@ def save(outdir: Path, stamp_key: str | None, files: dict[Path, tuple[str, int]]
         path.unlink(missing_ok=True)
         return
     written = {str(rel): [_digest(text.encode()), mode] for rel, (text, mode) in sorted(files.items())}
-    write_atomic(path, json.dumps({"key": stamp_key, "files": written}, indent=1) + "\n")
+    write_atomic(path, json.dumps({"key": stamp_key, "files": written}, indent=1) + "\n", durable=False)
 
 
 def unchanged(outdir: Path, stamp_key: str | None) -> tuple[Path, ...] | None:
@@ -63,7 +63,7 @@ def unchanged(outdir: Path, stamp_key: str | None) -> tuple[Path, ...] | None:
 
 
 def up_to_date(merged, outdir: Path | None) -> tuple[str, Path, tuple[Path, ...]] | None:
-    """(lab name, directory, files) when rendering `merged` (spec.load.Merged) would write nothing."""
+    """(lab name, directory, files) when rendering `merged` (labctl.spec.merged.Merged) would write nothing."""
     name = merged.layer.data.get("name")
     if not isinstance(name, str) or not name:
         return None

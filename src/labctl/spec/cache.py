@@ -21,10 +21,14 @@ _HERE = Path(__file__).resolve().parent
 
 
 def key(data: dict, source: str) -> str:
-    files = [*_HERE.glob("*.py"), _HERE.parent / "providers" / "__init__.py"]  # the model reads the registry
-    stamps = sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)
-    text = json.dumps([__version__, stamps, source, data], sort_keys=True, default=repr)
+    text = json.dumps([code_stamps(), source, data], sort_keys=True, default=repr)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def code_stamps() -> list:
+    """labctl's version and its spec modules' file stamps: what reads and validates a spec."""
+    files = [*_HERE.glob("*.py"), _HERE.parent / "providers" / "__init__.py"]  # the model reads the registry
+    return [__version__, sorted((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files)]
 
 
 def load(digest: str):
@@ -37,7 +41,7 @@ def load(digest: str):
 
 def save(digest: str, spec, dump) -> None:
     try:
-        write_atomic(_path(digest), pickle.dumps((spec, dump), protocol=pickle.HIGHEST_PROTOCOL), mode=0o600)
+        write_atomic(_path(digest), pickle.dumps((spec, dump), protocol=pickle.HIGHEST_PROTOCOL), mode=0o600, durable=False)
     except OSError:
         pass  # a read-only home: no cache, the same result
 
@@ -51,7 +55,7 @@ def save_view(digest: str, lab) -> None:
     nodes = tuple(replace(n, vars=dict(n.vars), addresses=dict(n.addresses)) for n in lab.nodes)  # mappingproxy: no pickle
     try:
         data = pickle.dumps(replace(lab, spec=view.of(lab.spec), nodes=nodes), protocol=pickle.HIGHEST_PROTOCOL)
-        write_atomic(_path(digest, "views"), data, mode=0o600)
+        write_atomic(_path(digest, "views"), data, mode=0o600, durable=False)
     except (OSError, TypeError, pickle.PicklingError):
         pass  # no view: `labctl render` validates, with the same result
 

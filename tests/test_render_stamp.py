@@ -178,3 +178,51 @@ def test_a_spec_the_cache_has_seen_renders_into_a_new_directory_without_pydantic
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "VIEW"
     assert proc.stdout.startswith("stamped: 5 of 5 files written")
+
+
+LOADED = ("import atexit, sys\n"
+          "atexit.register(lambda: print(' '.join(m for m in ('yaml', 'pydantic', 'jinja2') if m in sys.modules) or '-', file=sys.stderr))\n"
+          "from labctl.cli import main\n"
+          "main(sys.argv[1:])\n")
+
+
+def _loaded(ref: str, outdir: Path, cwd: Path, env: dict | None = None) -> tuple[set[str], str]:
+    """(the heavy modules a `labctl render REF` process imported, its stdout)."""
+    proc = subprocess.run([sys.executable, "-c", LOADED, "render", ref, "-o", str(outdir)], cwd=cwd,
+                          capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return set(proc.stderr.strip().splitlines()[-1].split()) - {"-"}, proc.stdout.strip()
+
+
+def test_merged_layers_are_recalled_while_every_file_they_read_is_unchanged(tmp_path):
+    """labctl.spec.merged: an unchanged spec is not even parsed; any file the merge read, or a file
+    that now answers one of its references, makes it merge again (and the render shows the change)."""
+    (tmp_path / "base.yaml").write_text(SPEC.format(name="recalled"))
+    (tmp_path / "lab.yaml").write_text("extends: base.yaml\nnodes: {web-2: {memory: 384}}\n")
+    out = tmp_path / "out"
+    assert _loaded("lab.yaml", out, tmp_path)[0] == {"yaml", "pydantic", "jinja2"}  # seen by no cache: parsed, validated
+    assert _loaded("lab.yaml", out, tmp_path) == (set(), f"recalled: 0 of 5 files written in {out}")
+    assert _loaded("lab.yaml", tmp_path / "new", tmp_path)[0] == {"yaml", "jinja2"}  # the templates' to_yaml; not parsed
+
+    (tmp_path / "base.yaml").write_text(SPEC.format(name="recalled").replace("greeting: hello", "greeting: servus"))
+    loaded, said = _loaded("lab.yaml", out, tmp_path)
+    assert "yaml" in loaded and said == f"recalled: 2 of 5 files written in {out}"
+    assert "servus" in (out / "inventory" / "hosts.yml").read_text()
+
+    config = Path(os.environ["LABCTL_HOME"]) / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("ansible: {strategy: free}\n")
+    try:
+        assert _loaded("lab.yaml", out, tmp_path)[1] == f"recalled: 2 of 5 files written in {out}"  # ansible.cfg, lab record
+        assert "strategy = free\n" in (out / "ansible.cfg").read_text()
+    finally:
+        config.unlink()
+    assert _loaded("lab.yaml", out, tmp_path)[1] == f"recalled: 2 of 5 files written in {out}"
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    (other / "lab.yaml").write_text(SPEC.format(name="other"))  # the same reference from another directory
+    assert _loaded("lab.yaml", tmp_path / "o", other)[1].startswith("other: 5 of 5 files written")
+    assert _loaded("smoke", tmp_path / "s", other)[1].startswith("smoke: 5 of 5 files written")
+    (other / "smoke").write_text(SPEC.format(name="shadow"))  # a file now answers the built-in's name
+    assert _loaded("smoke", tmp_path / "s", other)[1].startswith("shadow: 5 of 5 files written")

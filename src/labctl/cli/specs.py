@@ -65,9 +65,13 @@ def schema_cmd() -> None:
 def render_cmd(lab: str, provider: str | None, sets: tuple[str, ...], outdir: Path | None, as_json: bool) -> None:
     """Write the lab directory: Vagrantfile, inventory/ and ansible.cfg (byte-identical when re-run)."""
     from labctl.render import stamp
-    from labctl.spec.load import merge_layers, validated
+    from labctl.spec.merged import recall, remember, validated
 
-    merged = merge_layers(lab, provider=provider, sets=sets)
+    merged = recall(lab, provider, sets)
+    if merged is None:
+        from labctl.spec.load import merge_layers
+
+        merged = remember(lab, merge_layers(lab, provider=provider, sets=sets))
     hit = stamp.up_to_date(merged, outdir)
     if hit:
         name, directory, files, changed = *hit, ()

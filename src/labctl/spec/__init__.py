@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-_EXPORTS = {"Lab": "lab", "Network": "lab", "Node": "lab", "builtin_labs": "load", "find_spec": "load", "load_lab": "load"}
+_EXPORTS = {"Lab": "lab", "Network": "lab", "Node": "lab", "builtin_labs": "find", "find_spec": "find", "load_lab": "load"}
 __all__ = sorted(_EXPORTS)
 
 

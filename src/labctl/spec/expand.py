@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import re
 
-from labctl.spec.yamlsrc import Layer
+from labctl.spec.layers import Layer
 
 _RANGE = re.compile(r"^(?P<pre>[^\[\]]*)\[(?P<lo>\d+):(?P<hi>\d+)\](?P<post>[^\[\]]*)$")
 MAX_RANGE = 10_000

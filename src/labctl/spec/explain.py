@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from labctl.spec.lab import Lab
-from labctl.spec.yamlsrc import Layer, format_path
+from labctl.spec.layers import Layer, format_path
 
 NODE_KEYS = ("box", "image", "cpus", "memory", "groups", "vars", "addresses", "synced_folder")
 

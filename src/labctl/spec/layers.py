@@ -11,12 +11,52 @@ Rules (documented in README "Spec reference"):
 from __future__ import annotations
 
 import copy
-import difflib
-
-from labctl.spec.yamlsrc import Layer, Origin
+from dataclasses import dataclass, field
 
 NAMED_LISTS = {("phases",), ("checks",)}
 DROPPABLE = {"nodes", "groups", "networks", "secrets", "params"}  # mappings of named things
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a value came from: a file position, or a named layer such as `--set`."""
+
+    source: str
+    line: int = 0
+    column: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.source}:{self.line}:{self.column}"
+        return self.source
+
+
+@dataclass
+class Layer:
+    """One layer of settings: plain data plus the origin of each key path."""
+
+    data: dict
+    origins: dict[tuple, Origin]
+    aliases: dict[tuple, tuple] = field(default_factory=dict)  # expanded node path -> its range key
+    problems: list[str] = field(default_factory=list)  # found while merging (a drop of nothing inherited)
+
+    def where(self, path: tuple) -> Origin:
+        """The origin of `path`, or of its nearest ancestor that has one."""
+        while path and path not in self.origins:
+            path = path[:-1]
+        return self.origins.get(path, Origin("?"))
+
+    def problem(self, path: tuple, message: str) -> str:
+        """One error line; a node expanded from a range is named by its range key."""
+        shown = self.aliases.get(path[:2], path[:2]) + path[2:] if path[:1] == ("nodes",) else path
+        return f"{self.where(path)}: {format_path(shown) or '<top>'}: {message}"
+
+
+def format_path(path: tuple) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
 
 
 def merge(base: Layer, over: Layer) -> Layer:
@@ -92,6 +132,8 @@ def _drop_named(out: Layer, over: Layer, path: tuple, index: int, name, names: l
 
 
 def _nothing_to_drop(name, known) -> str:
+    import difflib
+
     near = difflib.get_close_matches(str(name), [str(k) for k in known], n=1)
     hint = f"; did you mean '{near[0]}'?" if near else f" (inherited: {', '.join(map(str, known)) or 'none'})"
     return f"nothing inherited named '{name}' to drop{hint}"

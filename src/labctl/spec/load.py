@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-import difflib
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from labctl import paths
 from labctl.errors import SpecError, UsageError
 from labctl.spec import cache, expand, overlays, params
-from labctl.spec.layers import merge, set_value
-from labctl.spec.yamlsrc import MAX_INT, Layer, Origin, load_layer, sort_problems
+from labctl.spec.find import find_spec
+from labctl.spec.layers import Layer, Origin, merge, set_value
+from labctl.spec.merged import Merged, Reads, validated
+from labctl.spec.yamlsrc import MAX_INT, load_layer, sort_problems
 
 if TYPE_CHECKING:
     from labctl.spec.lab import Lab
@@ -22,26 +23,6 @@ if TYPE_CHECKING:
 BUILTIN = Layer({}, {})  # the model's own defaults are the built-in layer
 MAX_EXTENDS = 8
 USER_CONFIG_KEYS = ("defaults", "provider", "providers", "params", "ansible", "runtimes")
-
-
-def builtin_labs() -> list[str]:
-    return sorted(p.stem for p in paths.labs_dir().glob("*.yaml"))
-
-
-def find_spec(ref: str, relative_to: Path | None = None) -> Path:
-    """A built-in lab name or a path to a spec file."""
-    candidate = Path(ref).expanduser()
-    if relative_to is not None and not candidate.is_absolute():
-        candidate = relative_to / candidate
-    if candidate.is_file():
-        return candidate
-    builtin = paths.labs_dir() / f"{ref}.yaml"
-    if "/" not in ref and builtin.is_file():
-        return builtin
-    names = builtin_labs()
-    near = difflib.get_close_matches(ref, names, n=1)
-    hint = f"did you mean '{near[0]}'?" if near else f"built-in labs: {', '.join(names)}; or give a path to a spec file"
-    raise UsageError(f"no built-in lab or spec file named '{ref}'", hint)
 
 
 def load_lab(
@@ -57,35 +38,6 @@ def load_lab(
     return validated(merged), merged.layer
 
 
-@dataclass(frozen=True)
-class Merged:
-    """A spec's layers laid over each other, not validated yet: what is known without the model."""
-
-    path: Path
-    source: str
-    layer: Layer
-    declared: dict[str, str]  # param name -> kind of its default
-    digest: str | None  # the validated spec's key in the cache; None while the layers have problems
-    provider: str | None = None  # the request's flags
-    sets: tuple[str, ...] = ()
-
-    @property
-    def request(self) -> tuple[str, str | None, tuple[str, ...]]:
-        return str(self.path.resolve()), self.provider, self.sets
-
-
-def validated(merged: Merged, *, for_render: bool = False) -> Lab:
-    """The resolved lab of merged layers (from the spec cache when it has seen them).
-
-    `for_render`: a lab whose spec may be a labctl.spec.view, enough to render and cheaper to load."""
-    from labctl.spec.lab import Request
-
-    lab = cache.load_view(merged.digest) if for_render and merged.digest else None
-    if lab is None:
-        lab = _validate(merged.layer, merged.source, merged.declared, merged.digest)
-    return replace(lab, request=Request(*merged.request), digest=merged.digest)
-
-
 def merge_layers(
     ref: str,
     *,
@@ -96,10 +48,11 @@ def merge_layers(
 ) -> Merged:
     """The spec REF over what it extends, the user config, LABCTL_PARAM_*, `--set` and `--provider`."""
     path = find_spec(ref)
+    reads = Reads(refs=[(ref, None, str(path))])
     env = os.environ if env is None else env
-    spec, fragments = overlays.split(_spec_chain(path, ()))
+    spec, fragments = overlays.split(_spec_chain(path, (), reads))
     declared = params.kinds(spec.data.get("params"))
-    base = merge(BUILTIN, _user_layer(user_config or paths.user_config_file()))
+    base = merge(BUILTIN, _user_layer(user_config or paths.user_config_file(), reads))
     env_layer = _env_layer(env, declared)
     layer = _stack(base, spec, env_layer, sets, provider)
     if fragments:
@@ -110,7 +63,7 @@ def merge_layers(
     layer.data.pop("extends", None)
     source = _display(path)
     digest = cache.key(layer.data, source) if not layer.problems else None
-    return Merged(path, source, layer, declared, digest, provider, tuple(sets))
+    return Merged(path, source, layer, declared, digest, provider, tuple(sets), reads)
 
 
 def _stack(base: Layer, spec: Layer, env_layer: Layer, sets: Sequence[str], provider: str | None) -> Layer:
@@ -142,12 +95,15 @@ def _display(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path) -> Layer:
+def _read(path: Path, reads: Reads | None = None) -> Layer:
     source = _display(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()  # universal newlines, as read_text
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError(source, [f"{source}: cannot read: {exc}"]) from None
+    if reads is not None:
+        reads.file(path, data)
     layer, problems = load_layer(text, source)
     problems += expand.expand_layer(layer)
     if problems:
@@ -155,9 +111,9 @@ def _read(path: Path) -> Layer:
     return layer
 
 
-def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
+def _spec_chain(path: Path, seen: tuple[Path, ...], reads: Reads) -> Layer:
     """The spec merged over what it extends (recursively)."""
-    layer = _read(path)
+    layer = _read(path, reads)
     parent_ref = layer.data.get("extends")
     if parent_ref is None:
         return layer
@@ -167,7 +123,9 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
     if resolved in seen or len(seen) >= MAX_EXTENDS:
         raise SpecError(_display(path), [layer.problem(("extends",), "extends forms a loop or is nested too deeply")])
     try:
-        parent = _spec_chain(find_spec(parent_ref, path.parent), (*seen, resolved))
+        parent_path = find_spec(parent_ref, path.parent)
+        reads.refs.append((parent_ref, str(path.parent), str(parent_path)))
+        parent = _spec_chain(parent_path, (*seen, resolved), reads)
     except UsageError as exc:
         raise SpecError(_display(path), [layer.problem(("extends",), exc.render())]) from None
     parent.data.pop("extends", None)
@@ -177,10 +135,11 @@ def _spec_chain(path: Path, seen: tuple[Path, ...]) -> Layer:
     return merged
 
 
-def _user_layer(path: Path) -> Layer:
+def _user_layer(path: Path, reads: Reads) -> Layer:
     if not path.is_file():
+        reads.file(path, None)
         return Layer({}, {})
-    layer = _read(path)
+    layer = _read(path, reads)
     bad = [k for k in layer.data if k not in USER_CONFIG_KEYS]
     if bad:
         allowed = ", ".join(USER_CONFIG_KEYS)
@@ -249,26 +208,3 @@ def _plain(value) -> bool:
     if isinstance(value, float):
         return math.isfinite(value)
     return not isinstance(value, int) or abs(value) < MAX_INT
-
-
-def _validate(layer: Layer, source: str, declared: dict[str, str], digest: str | None) -> Lab:
-    from labctl.spec import rules
-    from labctl.spec.lab import resolve
-    from labctl.spec.shape import validate_shape
-
-    hit = cache.load(digest) if digest else None
-    if hit:
-        return resolve(hit[0], source, hit[1])
-    problems = [*layer.problems, *params.check_kinds(layer, declared)]
-    problems += params.substitute(layer)
-    spec, shape_problems = validate_shape(layer)
-    problems += shape_problems
-    problems += [layer.problem(p, m) for p, m in rules.cross_check(layer)]
-    if problems:
-        raise SpecError(source, sort_problems(problems))
-    lab = resolve(spec, source)
-    if digest:
-        cache.save(digest, spec, lab.dump)
-        cache.save_view(digest, lab)
-    return lab
-

@@ -8,8 +8,7 @@ judged with the final params, `--set` included, so `--set release=3.11` picks 3.
 from __future__ import annotations
 
 from labctl.spec import expand, when
-from labctl.spec.layers import merge
-from labctl.spec.yamlsrc import Layer
+from labctl.spec.layers import Layer, merge
 
 
 def split(spec: Layer) -> tuple[Layer, list]:

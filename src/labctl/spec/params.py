@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 
-from labctl.spec.yamlsrc import Layer
+from labctl.spec.layers import Layer
 
 _REF = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_.]*)\})")
 

@@ -14,9 +14,10 @@ from pathlib import Path
 from labctl import paths
 from labctl.errors import UsageError
 from labctl.paths import LAB_RECORD
+from labctl.spec.find import find_spec
 from labctl.spec.lab import Lab, Request, resolve
-from labctl.spec.load import find_spec, load_lab
-from labctl.spec.yamlsrc import Layer
+from labctl.spec.layers import Layer
+from labctl.spec.load import load_lab
 
 
 @dataclass(frozen=True)

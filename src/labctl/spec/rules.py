@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterator
 
 from labctl.spec import when
+from labctl.spec.layers import Layer
 from labctl.spec.model import CHECK_KINDS
-from labctl.spec.yamlsrc import Layer
 
 HOSTNAME = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 GROUP_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -7,8 +7,8 @@ import typing
 
 from pydantic import BaseModel, ValidationError
 
+from labctl.spec.layers import Layer
 from labctl.spec.model import CHECK_KINDS, PATTERN_HELP, LabSpec
-from labctl.spec.yamlsrc import Layer
 
 _BRANCH_TAGS = ("none", "int", "str", "float", "bool")
 _KINDS = {

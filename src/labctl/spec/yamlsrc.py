@@ -7,12 +7,12 @@ Each value's key path maps to an Origin (file, line, column) for error messages.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from labctl.errors import SpecError
+from labctl.spec.layers import Layer, Origin, format_path
 
 Path_ = tuple  # a key path: ("nodes", "origin-master", "memory") or ("phases", 0)
 MAX_DEPTH = 64
@@ -20,48 +20,6 @@ MAX_NODES = 200_000
 MAX_INT = 2**63  # larger integers mean nothing to Vagrant or Ansible, and may not even print
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _constructor = yaml.constructor.SafeConstructor()
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where a value came from: a file position, or a named layer such as `--set`."""
-
-    source: str
-    line: int = 0
-    column: int = 0
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.source}:{self.line}:{self.column}"
-        return self.source
-
-
-@dataclass
-class Layer:
-    """One layer of settings: plain data plus the origin of each key path."""
-
-    data: dict
-    origins: dict[tuple, Origin]
-    aliases: dict[tuple, tuple] = field(default_factory=dict)  # expanded node path -> its range key
-    problems: list[str] = field(default_factory=list)  # found while merging (a drop of nothing inherited)
-
-    def where(self, path: tuple) -> Origin:
-        """The origin of `path`, or of its nearest ancestor that has one."""
-        while path and path not in self.origins:
-            path = path[:-1]
-        return self.origins.get(path, Origin("?"))
-
-    def problem(self, path: tuple, message: str) -> str:
-        """One error line; a node expanded from a range is named by its range key."""
-        shown = self.aliases.get(path[:2], path[:2]) + path[2:] if path[:1] == ("nodes",) else path
-        return f"{self.where(path)}: {format_path(shown) or '<top>'}: {message}"
-
-
-def format_path(path: tuple) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def load_layer(text: str, source: str) -> tuple[Layer, list[str]]:

@@ -15,6 +15,7 @@ fi
 missing=()
 command -v vagrant >/dev/null 2>&1 || missing+=(vagrant)
 command -v debootstrap >/dev/null 2>&1 || missing+=(debootstrap)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # an oracle for labctl's apr1 hashes
 need_docker=0
 if ! { command -v docker && command -v dockerd; } >/dev/null 2>&1; then
     need_docker=1

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import http.server
-import shutil
 import json
 import os
+import shutil
+import subprocess
 import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from conftest import need_tools
 from labctl.errors import CommandFailed, SpecError, UsageError
 from labctl.spec import load_lab
 
@@ -120,6 +124,38 @@ def test_generated_htpasswd_keeps_its_password_and_is_stable(tmp_path):
     assert first == again
     assert apr_md5_crypt.verify(first.passwords["demo"], first.refs["demo"])
     assert (tmp_path / ".labctl/secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+# apr1 is labctl's own (labctl.render.apr1); these oracles are two other implementations of it.
+_SALTS = st.text("./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8)
+_PASSWORDS = st.text(st.characters(blacklist_categories=("Cs", "Cc")), max_size=40)  # openssl -stdin reads one line
+
+
+@settings(max_examples=60, deadline=None)
+@given(password=_PASSWORDS, salt=_SALTS)
+def test_apr1_is_what_openssl_and_passlib_compute(password, salt):
+    from passlib.hash import apr_md5_crypt
+
+    from labctl.render.apr1 import apr1
+
+    need_tools("openssl")
+    ours = apr1(password, salt)
+    openssl = subprocess.run(["openssl", "passwd", "-apr1", "-salt", salt, "-stdin"], input=f"{password}\n".encode(),
+                             capture_output=True, check=True).stdout.decode().strip()
+    assert ours == openssl == apr_md5_crypt.using(salt=salt).hash(password)
+
+
+def test_apr1_salts_are_new_every_time():
+    from passlib.hash import apr_md5_crypt
+
+    from labctl.render.apr1 import apr1
+
+    hashes = {apr1("demo") for _ in range(20)}
+    assert len(hashes) == 20
+    for line in hashes:
+        magic, salt, digest = line.split("$")[1:]
+        assert (magic, len(salt), len(digest)) == ("apr1", 8, 22)
+        assert apr_md5_crypt.verify("demo", line) and not apr_md5_crypt.verify("demO", line)
 
 
 def test_ssh_key_secret_is_a_0600_key_pair(tmp_path):

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from labctl.errors import LabctlError, SpecError
 from labctl.fsutil import write_atomic
+from labctl.render.apr1 import apr1
 
 if TYPE_CHECKING:
     from labctl.spec.model import SecretSpec
@@ -98,9 +99,7 @@ def _fingerprint(spec: SecretSpec, supplied: str | None) -> str:
 def _hash(spec: SecretSpec, password: str) -> str:
     if spec.kind == "password":
         return password
-    from passlib.handlers.md5_crypt import apr_md5_crypt  # apr1, what OpenShift 3.x reads; not via passlib.hash (its registry costs ~10 ms)
-
-    return apr_md5_crypt.hash(password)
+    return apr1(password)
 
 
 def _how_to_supply(spec: SecretSpec) -> str:

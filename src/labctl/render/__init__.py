@@ -73,6 +73,7 @@ def _env():
     for name in ("rb", "rb_comment", "rb_int", "rb_bool", "rb_value", "rb_ident"):
         env.filters[name] = getattr(escape, name)
     env.filters["to_yaml"] = _to_yaml
+    env.filters["to_json"] = json.dumps  # JSON is YAML: a flow mapping with double-quoted strings
     return env
 
 
@@ -105,8 +106,12 @@ def _inventory(lab: Lab, fill) -> str:
 
 
 def _labctl_inventory(lab: Lab) -> str:
-    data = inventory.labctl_hosts(lab)
-    return _env().get_template("inventories/hosts.yml.j2").render(name=lab.name, inventory=data)
+    return _hostvars(lab.name, inventory.labctl_hosts(lab))
+
+
+def _hostvars(name: str, hosts: dict) -> str:
+    """An inventory of hosts and their vars only (labctl's own): no YAML library needed to write it."""
+    return _env().get_template("inventories/hostvars.yml.j2").render(name=name, hosts=hosts)
 
 
 def _ansible_cfg(lab: Lab) -> str:
@@ -176,5 +181,4 @@ def write_endpoints(labdir: Path, endpoints) -> None:
         name: {"ansible_host": ep.host, "ansible_port": ep.port, "ansible_user": ep.user, "ansible_ssh_private_key_file": ep.key}
         for name, ep in sorted(endpoints.items())
     }
-    text = _env().get_template("inventories/hosts.yml.j2").render(name=labdir.name, inventory={"all": {"hosts": hosts}})
-    write_atomic(labdir / "inventory" / "endpoints.yml", text)
+    write_atomic(labdir / "inventory" / "endpoints.yml", _hostvars(labdir.name, hosts))

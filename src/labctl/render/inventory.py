@@ -22,8 +22,7 @@ class Group:
 
 def labctl_hosts(lab: Lab) -> dict:
     """labctl's own host facts, kept in inventory/labctl.yml beside the spec's inventory."""
-    hosts = {n.name: {"labctl_address": n.address} if n.address else None for n in lab.nodes}
-    return {"all": {"hosts": hosts}}
+    return {n.name: {"labctl_address": n.address} if n.address else None for n in lab.nodes}
 
 
 def groups_of(lab: Lab) -> list[Group]:

@@ -27,7 +27,7 @@ from labctl.fsutil import write_atomic
 
 STAMP = Path(".labctl") / "render.json"
 _RENDER_DIR = Path(__file__).resolve().parent
-_TEMPLATES = ("Vagrantfile.j2", "inventories/hosts.ini.j2", "inventories/hosts.yml.j2", "templates/ansible.cfg.j2")
+_TEMPLATES = ("Vagrantfile.j2", "inventories/hosts.ini.j2", "inventories/hosts.yml.j2", "inventories/hostvars.yml.j2", "templates/ansible.cfg.j2")
 _STORED_SECRETS = (Path(".labctl") / "secrets.json", Path(".labctl") / "keys")
 
 

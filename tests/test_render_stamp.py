@@ -223,6 +223,12 @@ def test_merged_layers_are_recalled_while_every_file_they_read_is_unchanged(tmp_
     other.mkdir()
     (other / "lab.yaml").write_text(SPEC.format(name="other"))  # the same reference from another directory
     assert _loaded("lab.yaml", tmp_path / "o", other)[1].startswith("other: 5 of 5 files written")
-    assert _loaded("smoke", tmp_path / "s", other)[1].startswith("smoke: 5 of 5 files written")
+    absolute = str(tmp_path / "lab.yaml")  # one file, shown by a name that depends on the working directory
+    for cwd, outdir, shown in ((tmp_path, tmp_path / "a1", "lab.yaml"), (other, tmp_path / "a2", absolute)):
+        assert _loaded(absolute, outdir, cwd)[1].startswith("recalled: 5 of 5 files written")
+        assert json.loads((outdir / ".labctl" / "lab.json").read_text())["source"] == shown
+
+    assert _loaded("smoke", tmp_path / "s", tmp_path)[1].startswith("smoke: 5 of 5 files written")
+    assert _loaded("smoke", tmp_path / "s", other) == (set(), f"smoke: 0 of 5 files written in {tmp_path / 's'}")
     (other / "smoke").write_text(SPEC.format(name="shadow"))  # a file now answers the built-in's name
     assert _loaded("smoke", tmp_path / "s", other)[1].startswith("shadow: 5 of 5 files written")

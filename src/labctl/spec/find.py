@@ -28,3 +28,14 @@ def find_spec(ref: str, relative_to: Path | None = None) -> Path:
     near = difflib.get_close_matches(ref, names, n=1)
     hint = f"did you mean '{near[0]}'?" if near else f"built-in labs: {', '.join(names)}; or give a path to a spec file"
     raise UsageError(f"no built-in lab or spec file named '{ref}'", hint)
+
+
+def display(path: Path) -> str:
+    """Built-in specs show as labs/NAME.yaml; others relative to the working directory if below it."""
+    resolved = path.resolve()
+    if resolved.parent == paths.labs_dir().resolve():
+        return f"labs/{path.name}"
+    try:
+        return str(resolved.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)

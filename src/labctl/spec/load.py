@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from labctl import paths
 from labctl.errors import SpecError, UsageError
 from labctl.spec import cache, expand, overlays, params
-from labctl.spec.find import find_spec
+from labctl.spec.find import display, find_spec
 from labctl.spec.layers import Layer, Origin, merge, set_value
 from labctl.spec.merged import Merged, Reads, validated
 from labctl.spec.yamlsrc import MAX_INT, load_layer, sort_problems
@@ -58,10 +58,10 @@ def merge_layers(
     if fragments:
         spec, problems = overlays.apply(spec, fragments, dict(layer.data.get("params") or {}))
         if problems:
-            raise SpecError(_display(path), sort_problems(problems))
+            raise SpecError(display(path), sort_problems(problems))
         layer = _stack(base, spec, env_layer, sets, provider)
     layer.data.pop("extends", None)
-    source = _display(path)
+    source = display(path)
     digest = cache.key(layer.data, source) if not layer.problems else None
     return Merged(path, source, layer, declared, digest, provider, tuple(sets), reads)
 
@@ -84,19 +84,8 @@ def user_runtimes(user_config: Path | None = None) -> dict:
         raise SpecError(str(path), [f"{path}: runtimes: {exc}"]) from None
 
 
-def _display(path: Path) -> str:
-    """Built-in specs show as labs/NAME.yaml; others relative to the working directory if below it."""
-    resolved = path.resolve()
-    if resolved.parent == paths.labs_dir().resolve():
-        return f"labs/{path.name}"
-    try:
-        return str(resolved.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
 def _read(path: Path, reads: Reads | None = None) -> Layer:
-    source = _display(path)
+    source = display(path)
     try:
         data = path.read_bytes()
         text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()  # universal newlines, as read_text
@@ -118,20 +107,20 @@ def _spec_chain(path: Path, seen: tuple[Path, ...], reads: Reads) -> Layer:
     if parent_ref is None:
         return layer
     if not isinstance(parent_ref, str):
-        raise SpecError(_display(path), [layer.problem(("extends",), "expected a built-in lab name or a path to a spec")])
+        raise SpecError(display(path), [layer.problem(("extends",), "expected a built-in lab name or a path to a spec")])
     resolved = path.resolve()
     if resolved in seen or len(seen) >= MAX_EXTENDS:
-        raise SpecError(_display(path), [layer.problem(("extends",), "extends forms a loop or is nested too deeply")])
+        raise SpecError(display(path), [layer.problem(("extends",), "extends forms a loop or is nested too deeply")])
     try:
         parent_path = find_spec(parent_ref, path.parent)
         reads.refs.append((parent_ref, str(path.parent), str(parent_path)))
         parent = _spec_chain(parent_path, (*seen, resolved), reads)
     except UsageError as exc:
-        raise SpecError(_display(path), [layer.problem(("extends",), exc.render())]) from None
+        raise SpecError(display(path), [layer.problem(("extends",), exc.render())]) from None
     parent.data.pop("extends", None)
     merged = merge(parent, layer)
     if merged.problems:
-        raise SpecError(_display(path), sort_problems(merged.problems))
+        raise SpecError(display(path), sort_problems(merged.problems))
     return merged
 
 

@@ -2,9 +2,10 @@
 
 Merging reads YAML, which costs more than the rest of a render the caches answer. `remember` keeps
 a Merged under LABCTL_HOME/cache/merged, keyed by its request: the spec's name or path, `--provider`,
-`--set`, LABCTL_PROVIDER and LABCTL_PARAM_*, the working directory, the user config's path and
-labctl's spec modules. `recall` gives it back while each spec reference still names the same file
-and each file the merge read (the spec, what it extends, the user config) still has the same bytes.
+`--set`, LABCTL_PROVIDER and LABCTL_PARAM_*, the user config's path and labctl's spec modules.
+`recall` gives it back while each spec reference still names the same file, and each file the
+merge read (the spec, what it extends, the user config) still has the same bytes and is shown by
+the same name (a spec's name in messages and the record depends on the working directory).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from labctl import paths
 from labctl.errors import SpecError, UsageError
 from labctl.fsutil import write_atomic
 from labctl.spec import cache
-from labctl.spec.find import find_spec
+from labctl.spec.find import display, find_spec
 from labctl.spec.layers import Layer
 
 if TYPE_CHECKING:
@@ -34,10 +35,10 @@ class Reads:
     """What a merge read: each spec reference with the file it named, and each file's digest."""
 
     refs: list[tuple[str, str | None, str]] = field(default_factory=list)  # (ref, relative to, file)
-    files: list[tuple[str, str | None]] = field(default_factory=list)  # (path, sha256; None: no such file)
+    files: list[tuple[str, str | None, str]] = field(default_factory=list)  # (path, sha256 or None: no file, shown as)
 
     def file(self, path: Path, data: bytes | None) -> None:
-        self.files.append((str(path), None if data is None else hashlib.sha256(data).hexdigest()))
+        self.files.append((str(path), None if data is None else hashlib.sha256(data).hexdigest(), display(path)))
 
     def still(self) -> bool:
         """Whether every reference still names the same file and every file has the same bytes."""
@@ -46,7 +47,7 @@ class Reads:
                 return False
         except UsageError:
             return False
-        return all(_digest(Path(path)) == want for path, want in self.files)
+        return all(_digest(Path(path)) == want and display(Path(path)) == shown for path, want, shown in self.files)
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def _validate(layer: Layer, source: str, declared: dict[str, str], digest: str |
 def _memo(ref: str, provider: str | None, sets: Sequence[str], env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     overrides = sorted((k, v) for k, v in env.items() if k == "LABCTL_PROVIDER" or k.startswith("LABCTL_PARAM_"))
-    request = [cache.code_stamps(), ref, os.getcwd(), provider, list(sets), overrides, str(paths.user_config_file())]
+    request = [cache.code_stamps(), ref, provider, list(sets), overrides, str(paths.user_config_file())]
     return paths.cache_dir() / "merged" / f"{hashlib.sha256(json.dumps(request).encode()).hexdigest()}.pickle"
 
 

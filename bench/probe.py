@@ -1,4 +1,4 @@
-"""Run one command and print `SECONDS PEAK_RSS_KIB EXIT_CODE`; run.py's helper.
+"""Run one command and print `SECONDS CPU_SECONDS PEAK_RSS_KIB EXIT_CODE`; run.py's helper.
 
 Usage: python -I -S bench/probe.py LOG ARGV...
 
@@ -13,7 +13,7 @@ import time
 
 
 def probe(log: str, argv: list) -> tuple:
-    """Spawn argv once and return (seconds, peak RSS KiB, exit code) from os.wait4."""
+    """Spawn argv once and return (seconds, CPU seconds, peak RSS KiB, exit code) from os.wait4."""
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     actions = [(os.POSIX_SPAWN_DUP2, fd, 1), (os.POSIX_SPAWN_DUP2, fd, 2)]
     start = time.perf_counter()
@@ -21,8 +21,8 @@ def probe(log: str, argv: list) -> tuple:
     _, status, usage = os.wait4(pid, 0)
     seconds = time.perf_counter() - start
     os.close(fd)
-    return seconds, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
 
 
 if __name__ == "__main__":
-    print("%.6f %d %d" % probe(sys.argv[1], sys.argv[2:]))
+    print("%.6f %.6f %d %d" % probe(sys.argv[1], sys.argv[2:]))

@@ -3,9 +3,11 @@
 Usage: python bench/run.py [--labctl PATH] [--netlab PATH] [--runs N] [--json]
 
 Every run is a fresh process, spawned by bench/probe.py, which times it around
-posix_spawn and os.wait4 and takes its peak RSS from the rusage os.wait4 returns
-for that one child. One warm-up run per measurement is not counted. The report always
-exits 0 when everything ran, even over budget; 1 when a command failed.
+posix_spawn and os.wait4 and takes its CPU time and peak RSS from the rusage os.wait4
+returns for that one child. The commands run in turn, one run of each per round, so a
+machine that slows down (other tenants, stolen CPU) slows labctl and its baselines
+alike; the first round warms up and is not counted. The report always exits 0 when
+everything ran, even over budget; 1 when a command failed.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Result:
     name: str
     argv: list[str]
     times: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # user + system seconds of each run
     rss_kib: list[int] = field(default_factory=list)
     error: str | None = None
     budget_s: float | None = None
@@ -57,29 +60,36 @@ class Result:
         return not (over_time or over_mem)
 
 
-def run_once(argv: list[str], cwd: Path, env: dict, log: Path) -> tuple[float, int, int]:
-    """Run argv once as a fresh process via probe.py; return (seconds, peak RSS KiB, exit code)."""
+def run_once(argv: list[str], cwd: Path, env: dict, log: Path) -> tuple[float, float, int, int]:
+    """Run argv once as a fresh process via probe.py; return (seconds, CPU seconds, peak RSS KiB, exit code)."""
     cmd = [sys.executable, "-I", "-S", str(PROBE), str(log), *argv]
     done = subprocess.run(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, check=True)
-    seconds, rss_kib, code = done.stdout.split()
-    return float(seconds), int(rss_kib), int(code)
+    seconds, cpu, rss_kib, code = done.stdout.split()
+    return float(seconds), float(cpu), int(rss_kib), int(code)
 
 
-def measure(result: Result, runs: int, work: Path, env: dict) -> Result:
-    """Run result.argv once to warm up, then `runs` times, each in a fresh directory ({OUT}), or
-    all in one directory ({KEPT}: the warm-up rendered it, the counted runs find it unchanged)."""
+def measure_all(todo: list[Result], runs: int, work: Path, env: dict) -> list[Result]:
+    """A warm-up round, then `runs` rounds; each round runs every command once, in turn."""
     for i in range(runs + 1):
-        cwd = Path(tempfile.mkdtemp(dir=work))
-        argv = [a.replace("{OUT}", str(cwd / "out")).replace("{KEPT}", str(work / "kept")) for a in result.argv]
-        run_env = {**env, "LABCTL_HOME": str(cwd / "home")} if result.fresh_home else env
-        seconds, rss, code = run_once(argv, cwd, run_env, cwd / "bench.log")
-        if code != 0:
-            result.error = f"exit {code}: {_tail(cwd / 'bench.log')}"
-            return result
-        if i > 0:
-            result.times.append(seconds)
-            result.rss_kib.append(rss)
-    return result
+        for result in todo:
+            if not result.error:
+                measure_once(result, work, env, counted=i > 0)
+    return todo
+
+
+def measure_once(result: Result, work: Path, env: dict, counted: bool) -> None:
+    """One run of result.argv: in a fresh directory ({OUT}), or in the one directory the warm-up
+    rendered ({KEPT}: the counted runs find it unchanged)."""
+    cwd = Path(tempfile.mkdtemp(dir=work))
+    argv = [a.replace("{OUT}", str(cwd / "out")).replace("{KEPT}", str(work / "kept")) for a in result.argv]
+    run_env = {**env, "LABCTL_HOME": str(cwd / "home")} if result.fresh_home else env
+    seconds, cpu, rss, code = run_once(argv, cwd, run_env, cwd / "bench.log")
+    if code != 0:
+        result.error = f"exit {code}: {_tail(cwd / 'bench.log')}"
+    elif counted:
+        result.times.append(seconds)
+        result.cpu.append(cpu)
+        result.rss_kib.append(rss)
 
 
 def _tail(log: Path) -> str:
@@ -136,7 +146,7 @@ def format_line(r: Result, by_name: dict[str, Result]) -> str:
     label = f"baseline {r.name}" if r.baseline_of else r.name
     if r.error:
         return f"{label}: FAILED ({r.error})"
-    line = f"{label}: median {r.median:.3f} s (min {min(r.times):.3f} s), peak RSS {r.peak_mib:.1f} MiB"
+    line = f"{label}: median {r.median:.3f} s (min {min(r.times):.3f} s, CPU {statistics.median(r.cpu):.3f} s), peak RSS {r.peak_mib:.1f} MiB"
     if r.baseline_of:
         return line + "".join(_ratio(by_name.get(name), r) for name in r.baseline_of.split(","))
     return line + _budget(r)
@@ -198,7 +208,7 @@ def run_all(labctl: str, netlab: str | None, runs: int) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="labctl-bench-") as tmp:
         work = Path(tmp)
         todo = plan(labctl, netlab, write_inputs(work))
-        return [measure(r, runs, work, child_env(work)) for r in todo]
+        return measure_all(todo, runs, work, child_env(work))
 
 
 def report(results: list[Result], notes: list[str], use_json: bool) -> None:

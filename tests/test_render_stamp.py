@@ -230,5 +230,8 @@ def test_merged_layers_are_recalled_while_every_file_they_read_is_unchanged(tmp_
 
     assert _loaded("smoke", tmp_path / "s", tmp_path)[1].startswith("smoke: 5 of 5 files written")
     assert _loaded("smoke", tmp_path / "s", other) == (set(), f"smoke: 0 of 5 files written in {tmp_path / 's'}")
+    home = {"LABCTL_HOME": str(tmp_path / "home")}  # a user config that does not exist, under one directory only
+    assert _loaded("smoke", tmp_path / "h", tmp_path, home)[1].startswith("smoke: 5 of 5 files written")
+    assert _loaded("smoke", tmp_path / "h", other, home)[0] == set()
     (other / "smoke").write_text(SPEC.format(name="shadow"))  # a file now answers the built-in's name
     assert _loaded("smoke", tmp_path / "s", other)[1].startswith("shadow: 5 of 5 files written")

@@ -35,10 +35,11 @@ class Reads:
     """What a merge read: each spec reference with the file it named, and each file's digest."""
 
     refs: list[tuple[str, str | None, str]] = field(default_factory=list)  # (ref, relative to, file)
-    files: list[tuple[str, str | None, str]] = field(default_factory=list)  # (path, sha256 or None: no file, shown as)
+    files: list[tuple[str, str | None, str | None]] = field(default_factory=list)  # (path, sha256, shown as); None: no file
 
     def file(self, path: Path, data: bytes | None) -> None:
-        self.files.append((str(path), None if data is None else hashlib.sha256(data).hexdigest(), display(path)))
+        digest, shown = (None, None) if data is None else (hashlib.sha256(data).hexdigest(), display(path))
+        self.files.append((str(path), digest, shown))
 
     def still(self) -> bool:
         """Whether every reference still names the same file and every file has the same bytes."""
@@ -47,7 +48,7 @@ class Reads:
                 return False
         except UsageError:
             return False
-        return all(_digest(Path(path)) == want and display(Path(path)) == shown for path, want, shown in self.files)
+        return all(_digest(Path(path)) == want and (want is None or display(Path(path)) == shown) for path, want, shown in self.files)
 
 
 @dataclass(frozen=True)

@@ -196,6 +196,26 @@ def test_secrets_only_in_inventory_vars(tmp_path):
         "inventory.vars), which are written 0600"]
 
 
+def test_a_render_fsyncs_only_what_it_cannot_make_again(tmp_path, monkeypatch):
+    """The secrets and the lab record are durable; the rendered files and the stamp are checked by
+    digest on the next render instead (see labctl.fsutil)."""
+    from labctl.render import render_lab
+
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    lab, _ = load_lab("openshift")
+    render_lab(lab, tmp_path / "lab")
+    assert sorted(Path(p).name.split(".")[1] for p in synced) == ["lab", "secrets"]  # .lab.json.XXXX.tmp, ...
+    synced.clear()
+    assert render_lab(lab, tmp_path / "lab").changed == () and synced == []
+
+
 # --- http checks -----------------------------------------------------------------------------------
 
 class _Handler(http.server.BaseHTTPRequestHandler):

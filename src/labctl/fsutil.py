@@ -7,7 +7,6 @@ render notices by their digests. State, secrets and records of what a user asked
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -19,6 +18,8 @@ def write_atomic(path: Path, content: str | bytes, mode: int = 0o644, *, durable
             return False
     except OSError:
         pass
+    import tempfile  # here: a command that writes nothing (an unchanged render) does without it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

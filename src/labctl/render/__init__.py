@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import os
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from labctl import paths
 from labctl.errors import ToolMissing
 from labctl.fsutil import write_atomic
 from labctl.paths import LAB_RECORD
-from labctl.render import escape, inventory, secrets, stamp
+from labctl.render import stamp  # the rest where a render needs it: an unchanged lab is answered from the stamp
 
 if TYPE_CHECKING:
     from labctl.spec import Lab
@@ -30,6 +29,8 @@ class Rendered:
 
 def render_lab(lab: Lab, outdir: Path) -> Rendered:
     """Write every file of the lab directory atomically; unchanged files are left alone."""
+    from labctl.render import secrets
+
     outdir.mkdir(parents=True, exist_ok=True)
     values = secrets.materialize(dict(lab.spec.secrets), outdir)
     fill = functools.partial(secrets.fill, values=values, source=lab.source)
@@ -62,6 +63,8 @@ def default_dir(lab: Lab) -> Path:
 def _env():
     import jinja2
 
+    from labctl.render import escape
+
     cache = paths.cache_dir() / "jinja"
     cache.mkdir(parents=True, exist_ok=True)
     env = jinja2.Environment(
@@ -85,6 +88,8 @@ def _to_yaml(data: dict) -> str:
 
 
 def _vagrantfile(lab: Lab) -> str:
+    import ipaddress
+
     nets = {n.name: ipaddress.IPv4Network(n.cidr) for n in lab.networks}
     return _env().get_template("Vagrantfile.j2").render(
         lab=lab, providers=lab.spec.providers, host_cpus=os.cpu_count() or 1,  # docker refuses more CPUs than the host has
@@ -98,6 +103,8 @@ def _inventory_path(lab: Lab) -> Path:
 
 
 def _inventory(lab: Lab, fill) -> str:
+    from labctl.render import inventory
+
     if lab.spec.inventory.format == "ini":
         sections = inventory.as_ini_sections(lab, fill)
         return _env().get_template("inventories/hosts.ini.j2").render(name=lab.name, sections=sections)
@@ -106,6 +113,8 @@ def _inventory(lab: Lab, fill) -> str:
 
 
 def _labctl_inventory(lab: Lab) -> str:
+    from labctl.render import inventory
+
     return _hostvars(lab.name, inventory.labctl_hosts(lab))
 
 

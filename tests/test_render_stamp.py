@@ -1,8 +1,10 @@
 """`labctl render` of an unchanged lab is answered from its stamp, and every changed input is noticed;
-a spec the cache has seen renders from its view, with the bytes the model renders.
+a spec the cache has seen renders from its view, with the bytes the model renders; a lab rendered
+before renders into another directory without the templates, with the bytes the templates render.
 
-Tool-free: each render is a real `labctl` process, so whether the templates were loaded (a render)
-or not (the stamp answered) is observed in the process itself, not inferred from timings.
+Tool-free: each render is a real `labctl` process, so whether the templates ran (FULL), a render took
+their outputs from the memo (MEMO) or the stamp answered (STAMP) is observed in the process itself,
+not inferred from timings.
 """
 
 from __future__ import annotations
@@ -31,14 +33,15 @@ groups:
 secrets:
   admin: {{kind: password}}
 """
-PROBE = ("import atexit, sys\n"
-         "atexit.register(lambda: print('FULL' if 'jinja2' in sys.modules else 'STAMP', file=sys.stderr))\n"
-         "from labctl.cli import main\n"
-         "main(sys.argv[1:])\n")
+PROBE_OF = ("import atexit, sys\n"
+            "atexit.register(lambda: print({report}, file=sys.stderr))\n"
+            "from labctl.cli import main\n"
+            "main(sys.argv[1:])\n").format
+PROBE = PROBE_OF(report="'FULL' if 'jinja2' in sys.modules else 'MEMO' if 'labctl.render.secrets' in sys.modules else 'STAMP'")
 
 
 def _render(spec: Path, outdir: Path, *args: str, env: dict | None = None) -> tuple[str, str]:
-    """(how the render was answered: FULL or STAMP, its stdout)."""
+    """(how the render was answered: FULL, MEMO or STAMP, its stdout)."""
     proc = subprocess.run([sys.executable, "-c", PROBE, "render", str(spec), "-o", str(outdir), *args],
                           capture_output=True, text=True, env={**os.environ, **(env or {})}, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -62,10 +65,10 @@ def test_an_unchanged_lab_is_answered_without_the_model(lab):
     how, out = _render(spec, outdir, "--json")
     assert how == "STAMP"
     assert {r["status"] for r in json.loads(out)} == {"unchanged"} and len(json.loads(out)) == 5
-    (outdir / ".labctl" / "render.json").unlink()  # the oracle: a full render agrees that nothing changed
-    assert _render(spec, outdir) == ("FULL", f"stamped: 0 of 5 files written in {outdir}")
+    (outdir / ".labctl" / "render.json").unlink()  # the oracle: a render agrees that nothing changed
+    assert _render(spec, outdir) == ("MEMO", f"stamped: 0 of 5 files written in {outdir}")
     (outdir / ".labctl" / "render.json").write_text("{not json")
-    assert _render(spec, outdir) == ("FULL", f"stamped: 0 of 5 files written in {outdir}")
+    assert _render(spec, outdir) == ("MEMO", f"stamped: 0 of 5 files written in {outdir}")
     assert _render(spec, outdir)[0] == "STAMP"  # the full render wrote a good stamp again
 
 
@@ -79,7 +82,7 @@ def test_a_changed_spec_or_request_renders_again(lab):
     assert how == "FULL" and "salut" in inventory.read_text()
     assert _render(spec, outdir, "--set", "greeting=salut")[0] == "STAMP"
     assert _render(spec, outdir, "--provider", "libvirt")[0] == "FULL"
-    assert _render(spec, outdir, "--set", "greeting=salut")[0] == "FULL"  # the last render was another request
+    assert _render(spec, outdir, "--set", "greeting=salut")[0] == "MEMO"  # the last render was another request, seen before
     how, _ = _render(spec, outdir, env={"LABCTL_PARAM_GREETING": "hola"})
     assert how == "FULL" and "hola" in inventory.read_text()
 
@@ -89,7 +92,7 @@ def test_a_file_changed_by_hand_is_rewritten(lab):
     vagrantfile = outdir / "Vagrantfile"
     original = vagrantfile.read_text()
     vagrantfile.write_text(original + "# edited\n")
-    assert _render(spec, outdir) == ("FULL", f"stamped: 1 of 5 files written in {outdir}")
+    assert _render(spec, outdir) == ("MEMO", f"stamped: 1 of 5 files written in {outdir}")
     assert vagrantfile.read_text() == original
     vagrantfile.chmod(0o600)
     assert _render(spec, outdir)[1] == f"stamped: 1 of 5 files written in {outdir}"
@@ -104,7 +107,7 @@ def test_lost_secrets_are_made_again(lab):
     before = inventory.read_text()
     (outdir / ".labctl" / "secrets.json").unlink()
     how, out = _render(spec, outdir)
-    assert how == "FULL" and out == f"stamped: 1 of 5 files written in {outdir}"
+    assert how == "MEMO" and out == f"stamped: 1 of 5 files written in {outdir}"
     assert inventory.read_text() != before  # a new password, in the 0600 inventory
     assert inventory.stat().st_mode & 0o777 == 0o600
 
@@ -135,7 +138,7 @@ def _strings(data) -> list[str]:
 
 
 def test_a_changed_template_renders_again(lab, tmp_path, monkeypatch):
-    """The renderer's own files are inputs: touching one (as an upgrade does) voids the stamp."""
+    """The renderer's own files are inputs: touching one (as an upgrade does) voids the stamp and the memo."""
     spec, outdir = lab
     import labctl.render as render_pkg
 
@@ -172,7 +175,7 @@ def test_the_render_view_renders_what_the_model_renders(tmp_path, ref, sets):
 
 def test_a_spec_the_cache_has_seen_renders_into_a_new_directory_without_pydantic(lab, tmp_path):
     spec, _ = lab
-    probe = PROBE.replace("'FULL' if 'jinja2' in sys.modules else 'STAMP'", "'MODEL' if 'pydantic' in sys.modules else 'VIEW'")
+    probe = PROBE_OF(report="'MODEL' if 'pydantic' in sys.modules else 'VIEW'")
     proc = subprocess.run([sys.executable, "-c", probe, "render", str(spec), "-o", str(tmp_path / "fresh")],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
@@ -180,10 +183,7 @@ def test_a_spec_the_cache_has_seen_renders_into_a_new_directory_without_pydantic
     assert proc.stdout.startswith("stamped: 5 of 5 files written")
 
 
-LOADED = ("import atexit, sys\n"
-          "atexit.register(lambda: print(' '.join(m for m in ('yaml', 'pydantic', 'jinja2') if m in sys.modules) or '-', file=sys.stderr))\n"
-          "from labctl.cli import main\n"
-          "main(sys.argv[1:])\n")
+LOADED = PROBE_OF(report="' '.join(m for m in ('yaml', 'pydantic', 'jinja2') if m in sys.modules) or '-'")
 
 
 def _loaded(ref: str, outdir: Path, cwd: Path, env: dict | None = None) -> tuple[set[str], str]:
@@ -202,7 +202,7 @@ def test_merged_layers_are_recalled_while_every_file_they_read_is_unchanged(tmp_
     out = tmp_path / "out"
     assert _loaded("lab.yaml", out, tmp_path)[0] == {"yaml", "pydantic", "jinja2"}  # seen by no cache: parsed, validated
     assert _loaded("lab.yaml", out, tmp_path) == (set(), f"recalled: 0 of 5 files written in {out}")
-    assert _loaded("lab.yaml", tmp_path / "new", tmp_path)[0] == {"yaml", "jinja2"}  # the templates' to_yaml; not parsed
+    assert _loaded("lab.yaml", tmp_path / "new", tmp_path)[0] == {"yaml"}  # the YAML inventory; not parsed, no templates
 
     (tmp_path / "base.yaml").write_text(SPEC.format(name="recalled").replace("greeting: hello", "greeting: servus"))
     loaded, said = _loaded("lab.yaml", out, tmp_path)
@@ -235,3 +235,36 @@ def test_merged_layers_are_recalled_while_every_file_they_read_is_unchanged(tmp_
     assert _loaded("smoke", tmp_path / "h", other, home)[0] == set()
     (other / "smoke").write_text(SPEC.format(name="shadow"))  # a file now answers the built-in's name
     assert _loaded("smoke", tmp_path / "s", other)[1].startswith("shadow: 5 of 5 files written")
+
+
+KEPT = ("Vagrantfile", "ansible.cfg", "inventory/labctl.yml")
+
+
+def test_a_lab_rendered_before_renders_into_another_directory_from_the_memo(lab, tmp_path):
+    """labctl.render.memo: the templates' outputs are kept by their inputs. A render into another
+    directory takes them (no jinja2) with the bytes a render without the memo writes, and builds its
+    own inventory with its own secrets; a changed input runs the templates again; an unreadable entry
+    is rendered again."""
+    spec, first = lab
+    second, oracle = tmp_path / "second", tmp_path / "oracle"
+    assert _render(spec, second) == ("MEMO", f"stamped: 5 of 5 files written in {second}")
+    assert _render(spec, oracle, env={"LABCTL_HOME": str(tmp_path / "no-memo")})[0] == "FULL"
+    for rel in KEPT:
+        assert (second / rel).read_bytes() == (oracle / rel).read_bytes() == (first / rel).read_bytes()
+    passwords = [json.loads((d / ".labctl" / "secrets.json").read_text())["admin"] for d in (first, second)]
+    assert passwords[0] != passwords[1]
+    inventory = (second / "inventory" / "hosts.yml")
+    assert passwords[1]["value"] in inventory.read_text() and inventory.stat().st_mode & 0o777 == 0o600
+    memo = sorted((Path(os.environ["LABCTL_HOME"]) / "cache" / "render").glob("*.json"))
+    assert memo and not any(p["value"] in m.read_text() for p in passwords for m in memo)
+
+    third, fourth = tmp_path / "third", tmp_path / "fourth"
+    assert _render(spec, third, "--set", "defaults.memory=512")[0] == "FULL"
+    assert "'--memory=512m'" in (third / "Vagrantfile").read_text()
+    assert _render(spec, fourth, "--set", "defaults.memory=512")[0] == "MEMO"
+    assert all((third / rel).read_bytes() == (fourth / rel).read_bytes() for rel in KEPT)
+
+    for entry in (Path(os.environ["LABCTL_HOME"]) / "cache" / "render").glob("*.json"):
+        entry.write_text('{"Vagrantfile": 1}')
+    assert _render(spec, tmp_path / "fifth")[0] == "FULL"
+    assert (tmp_path / "fifth" / "Vagrantfile").read_bytes() == (first / "Vagrantfile").read_bytes()

@@ -35,14 +35,9 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
     values = secrets.materialize(dict(lab.spec.secrets), outdir)
     fill = functools.partial(secrets.fill, values=values, source=lab.source)
     private = 0o600 if values.refs else 0o644  # the inventory holds the secrets' values
-    files = {
-        Path("ansible.cfg"): (_ansible_cfg(lab), 0o644),
-        _inventory_path(lab): (_inventory(lab, fill), private),
-        Path("inventory") / "labctl.yml": (_labctl_inventory(lab), 0o644),
-        LAB_RECORD: (_record(lab), 0o644),
-    }
-    if lab.provider != "ssh":
-        files[Path("Vagrantfile")] = (_vagrantfile(lab), 0o644)
+    files = {Path(rel): (text, 0o644) for rel, text in _kept_texts(lab).items()}
+    files[_inventory_path(lab)] = (_inventory(lab, fill), private)
+    files[LAB_RECORD] = (_record(lab), 0o644)
     _drop_stale_inventory(outdir / "inventory", keep=_inventory_path(lab).name)
     changed = [rel for rel, (text, mode) in files.items() if write_atomic(outdir / rel, text, mode, durable=rel == LAB_RECORD)]
     stamp.save(outdir, stamp_key(lab, outdir), files)
@@ -51,8 +46,26 @@ def render_lab(lab: Lab, outdir: Path) -> Rendered:
 
 def stamp_key(lab: Lab, outdir: Path) -> str | None:
     """The key under which `labctl render` may later answer from the stamp (see labctl.render.stamp)."""
-    request = (lab.request.spec_path, lab.request.provider, lab.request.sets) if lab.request else None
+    request = _request(lab)
     return stamp.key(lab.digest, request, dict(lab.dump), outdir) if request else None
+
+
+def _request(lab: Lab) -> tuple | None:
+    return (lab.request.spec_path, lab.request.provider, lab.request.sets) if lab.request else None
+
+
+def _kept_texts(lab: Lab) -> dict[str, str]:
+    """The templates' outputs, which read neither the lab directory nor its secrets (see labctl.render.memo)."""
+    from labctl.render import memo
+
+    memo_key = memo.key(lab.digest, _request(lab), dict(lab.dump))
+    texts = memo.recall(memo_key)
+    if texts is None:
+        texts = {"ansible.cfg": _ansible_cfg(lab), "inventory/labctl.yml": _labctl_inventory(lab)}
+        if lab.provider != "ssh":
+            texts["Vagrantfile"] = _vagrantfile(lab)
+        memo.remember(memo_key, texts)
+    return texts
 
 
 def default_dir(lab: Lab) -> Path:
@@ -75,16 +88,7 @@ def _env():
     )
     for name in ("rb", "rb_comment", "rb_int", "rb_bool", "rb_value", "rb_ident"):
         env.filters[name] = getattr(escape, name)
-    env.filters["to_yaml"] = _to_yaml
-    env.filters["to_json"] = json.dumps  # JSON is YAML: a flow mapping with double-quoted strings
     return env
-
-
-def _to_yaml(data: dict) -> str:
-    import yaml
-
-    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=4096).rstrip("\n")
 
 
 def _vagrantfile(lab: Lab) -> str:
@@ -106,21 +110,14 @@ def _inventory(lab: Lab, fill) -> str:
     from labctl.render import inventory
 
     if lab.spec.inventory.format == "ini":
-        sections = inventory.as_ini_sections(lab, fill)
-        return _env().get_template("inventories/hosts.ini.j2").render(name=lab.name, sections=sections)
-    data = inventory.as_yaml_data(lab, fill)
-    return _env().get_template("inventories/hosts.yml.j2").render(name=lab.name, inventory=data)
+        return inventory.ini_text(lab.name, inventory.as_ini_sections(lab, fill))
+    return inventory.yaml_text(lab.name, inventory.as_yaml_data(lab, fill))
 
 
 def _labctl_inventory(lab: Lab) -> str:
     from labctl.render import inventory
 
-    return _hostvars(lab.name, inventory.labctl_hosts(lab))
-
-
-def _hostvars(name: str, hosts: dict) -> str:
-    """An inventory of hosts and their vars only (labctl's own): no YAML library needed to write it."""
-    return _env().get_template("inventories/hostvars.yml.j2").render(name=name, hosts=hosts)
+    return inventory.hostvars_text(lab.name, inventory.labctl_hosts(lab))
 
 
 def _ansible_cfg(lab: Lab) -> str:
@@ -190,4 +187,6 @@ def write_endpoints(labdir: Path, endpoints) -> None:
         name: {"ansible_host": ep.host, "ansible_port": ep.port, "ansible_user": ep.user, "ansible_ssh_private_key_file": ep.key}
         for name, ep in sorted(endpoints.items())
     }
-    write_atomic(labdir / "inventory" / "endpoints.yml", _hostvars(labdir.name, hosts))
+    from labctl.render import inventory
+
+    write_atomic(labdir / "inventory" / "endpoints.yml", inventory.hostvars_text(labdir.name, hosts))

@@ -27,16 +27,26 @@ from labctl.fsutil import write_atomic
 
 STAMP = Path(".labctl") / "render.json"
 _RENDER_DIR = Path(__file__).resolve().parent
-_TEMPLATES = ("Vagrantfile.j2", "inventories/hosts.ini.j2", "inventories/hosts.yml.j2", "inventories/hostvars.yml.j2", "templates/ansible.cfg.j2")
+_TEMPLATES = ("Vagrantfile.j2", "templates/ansible.cfg.j2")
 _STORED_SECRETS = (Path(".labctl") / "secrets.json", Path(".labctl") / "keys")
 
 
 def key(digest: str | None, request: tuple, data: dict, outdir: Path) -> str | None:
     """The key of a render's inputs, or None when this render cannot be answered from a stamp."""
+    shared = inputs(digest, request, data)
+    return None if shared is None else digest_of([*shared, _stamps(_stored(outdir))])
+
+
+def inputs(digest: str | None, request: tuple, data: dict) -> list | None:
+    """What a render reads apart from its lab directory; None when it also reads secrets from outside."""
     if digest is None or _reads_outside(data):
         return None
-    inputs = [__version__, digest, list(request), _stamps(_sources()), os.cpu_count(), _home(), _mitogen(), _stamps(_stored(outdir))]
-    return hashlib.sha256(json.dumps(inputs, default=str).encode()).hexdigest()
+    return [__version__, digest, list(request), _stamps(_sources()), os.cpu_count(), _home(), _mitogen()]
+
+
+def digest_of(values: list) -> str:
+    """The sha256 of `values` as JSON: a key."""
+    return hashlib.sha256(json.dumps(values, default=str).encode()).hexdigest()
 
 
 def save(outdir: Path, stamp_key: str | None, files: dict[Path, tuple[str, int]]) -> None:

@@ -59,12 +59,13 @@ def _kept_texts(lab: Lab) -> dict[str, str]:
     from labctl.render import memo
 
     memo_key = memo.key(lab.digest, _request(lab), dict(lab.dump))
-    texts = memo.recall(memo_key)
-    if texts is None:
-        texts = {"ansible.cfg": _ansible_cfg(lab), "inventory/labctl.yml": _labctl_inventory(lab)}
-        if lab.provider != "ssh":
-            texts["Vagrantfile"] = _vagrantfile(lab)
-        memo.remember(memo_key, texts)
+    return memo.recall(memo_key) or memo.remember(memo_key, _template_texts(lab))
+
+
+def _template_texts(lab: Lab) -> dict[str, str]:
+    texts = {"ansible.cfg": _ansible_cfg(lab), "inventory/labctl.yml": _labctl_inventory(lab)}
+    if lab.provider != "ssh":
+        texts["Vagrantfile"] = _vagrantfile(lab)
     return texts
 
 

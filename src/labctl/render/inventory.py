@@ -81,7 +81,8 @@ def yaml_text(name: str, data: dict) -> str:
     import yaml
 
     dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-    return HEADER.format(name=name) + yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=4096).rstrip("\n") + "\n"
+    text = yaml.dump(data, Dumper=dumper, sort_keys=False, default_flow_style=False, width=4096)
+    return HEADER.format(name=name) + text.rstrip("\n") + "\n"
 
 
 def hostvars_text(name: str, hosts: dict) -> str:
